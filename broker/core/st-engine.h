@@ -1,0 +1,83 @@
+/* st-engine.h — the MQTT engine: brokers (isolated MQTT worlds), their
+ * sessions, subscriptions and retained messages, and the protocol state of
+ * every client connection.
+ *
+ * The network layer creates an StConn per accepted transport and feeds it
+ * bytes on the transport's loop thread; the engine answers through the
+ * transport (net-transport.h). An engine is safe to use from every loop
+ * thread at once and holds no global state: a process may run several.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/net-transport.h"
+
+typedef struct _StEngine StEngine;
+typedef struct _StBroker StBroker;
+typedef struct _StConn   StConn;
+
+/* Every limit has a default (st_limits_init) and a reason code when hit. */
+typedef struct {
+  uint32_t max_packet_size;      /* bytes, both ways; default 1 MiB (0x95 when exceeded) */
+  uint32_t max_connections;      /* per engine; default 10000 (CONNACK 0x97 Quota exceeded) */
+  uint32_t max_queued_messages;  /* per session, QoS 1/2 waiting; default 1000 (oldest QoS 0 dropped first, then new ones) */
+  uint64_t max_queued_bytes;     /* per session; default 64 MiB */
+  uint32_t connect_timeout_ms;   /* CONNECT must arrive within; default 10000 */
+  uint16_t receive_maximum;      /* QoS 1/2 PUBLISHes a client may have unacknowledged to us; default 100 (0x93) */
+  uint16_t topic_alias_maximum;  /* aliases a client may set towards us; default 64 (0x94) */
+  uint16_t max_topic_length;     /* bytes; default 65535 */
+  uint16_t max_topic_levels;     /* default 128 */
+  uint16_t max_keep_alive;       /* seconds; 0 = no cap; a longer one is answered with Server Keep Alive */
+  uint32_t max_session_expiry;   /* seconds; default 0xFFFFFFFF (no cap) */
+  size_t   max_output_buffer;    /* bytes queued on a transport before deliveries wait; default 4 MiB */
+} StLimits;
+
+void st_limits_init (StLimits *limits);
+
+typedef enum {
+  ST_AUTH_TOKEN,
+  ST_AUTH_NONE,
+} StAuthType;
+
+StEngine *st_engine_new  (const StLimits *limits);
+void      st_engine_free (StEngine *engine);
+
+/* Adds an isolated MQTT world. id: 32 lowercase hex; names: RFC 1035 labels.
+ * Returns a borrowed pointer, valid until the engine is freed. */
+StBroker *st_engine_add_broker (StEngine   *engine,
+                                const char *id,
+                                const char *namespace_name,
+                                const char *broker_name,
+                                StAuthType  auth_type);
+
+/* The broker a connection reaches when neither TLS SNI nor its credentials
+ * name one. NULL: such connections are refused (CONNACK 0x88 / 3.1.1 0x03). */
+void      st_engine_set_default_broker (StEngine *engine, StBroker *broker);
+
+/* Public host used to resolve SNI names "<broker>.<namespace>.<host>". */
+void      st_engine_set_public_host (StEngine *engine, const char *host);
+
+/* ---- Called by the network layer, on the transport's loop thread ------ */
+
+StConn *st_engine_accept (StEngine *engine, StTransport *t, const StConnInfo *info);
+
+/* Handles every whole packet at the start of data; returns the number of
+ * bytes consumed (the caller keeps the rest for the next call). */
+size_t  st_conn_input    (StConn *conn, const uint8_t *data, size_t len);
+
+/* The transport's output fell back below the engine's limit. */
+void    st_conn_drained  (StConn *conn);
+
+/* The server is stopping: send DISCONNECT 0x8B (v5) and close. */
+void    st_conn_shutdown (StConn *conn);
+
+/* The transport is gone (peer closed, error, or after st_transport_close);
+ * the engine must not touch it again. */
+void    st_conn_closed   (StConn *conn);
+
+/* Called by each loop about every 100 ms: keep alive, CONNECT timeout,
+ * will delay, session and message expiry. */
+void    st_engine_tick   (StEngine *engine, StLoop *loop, gint64 now_ms);

@@ -1,0 +1,6 @@
+/* Replaced by the real daemon in the next commit. */
+int
+main (void)
+{
+  return 1;
+}
