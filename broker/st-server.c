@@ -1,0 +1,236 @@
+#define G_LOG_DOMAIN "starling-server"
+
+#include "st-server.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "net/net-server.h"
+
+struct _StServer
+{
+  StServerConfig config;
+  StEngine      *engine;
+  StNet         *net;
+  gboolean       running;
+};
+
+static const char *default_listen[ST_N_LISTENER_KINDS] = {
+  [ST_LISTENER_MQTT]  = "127.0.0.1:1883",
+  [ST_LISTENER_MQTTS] = "127.0.0.1:8883",
+  [ST_LISTENER_WS]    = "127.0.0.1:8083",
+  [ST_LISTENER_WSS]   = "127.0.0.1:8884",
+};
+
+void
+st_server_config_init (StServerConfig *config)
+{
+  memset (config, 0, sizeof *config);
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    config->listen[i] = g_strdup (default_listen[i]);
+  config->public_host = g_strdup ("localhost");
+  config->log_level = G_LOG_LEVEL_MESSAGE;
+  st_limits_init (&config->limits);
+}
+
+void
+st_server_config_clear (StServerConfig *config)
+{
+  g_clear_pointer (&config->data_dir, g_free);
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    g_clear_pointer (&config->listen[i], g_free);
+  g_clear_pointer (&config->public_host, g_free);
+  g_clear_pointer (&config->tls_cert_file, g_free);
+  g_clear_pointer (&config->tls_key_file, g_free);
+}
+
+static void
+config_copy (StServerConfig *dst, const StServerConfig *src)
+{
+  *dst = *src;
+  dst->data_dir = g_strdup (src->data_dir);
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    dst->listen[i] = g_strdup (src->listen[i]);
+  dst->public_host = g_strdup (src->public_host ? src->public_host : "localhost");
+  dst->tls_cert_file = g_strdup (src->tls_cert_file);
+  dst->tls_key_file = g_strdup (src->tls_key_file);
+}
+
+/* A stable id for a broker created by name (the dev broker), so that it
+ * keeps its id across restarts: 32 lowercase hex like every id. */
+static char *
+derived_id (const char *namespace_name, const char *broker_name)
+{
+  g_autofree char *key = g_strdup_printf ("starling-broker:%s/%s", namespace_name, broker_name);
+
+  return g_compute_checksum_for_string (G_CHECKSUM_MD5, key, -1);
+}
+
+StServer *
+st_server_new (const StServerConfig *config, GError **error)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (config->data_dir != NULL, NULL);
+
+  if ((config->tls_cert_file == NULL) != (config->tls_key_file == NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "a TLS certificate needs its key and a key its certificate (give both or neither)");
+      return NULL;
+    }
+
+  if (g_mkdir_with_parents (config->data_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create data directory %s: %s", config->data_dir, g_strerror (saved));
+      return NULL;
+    }
+
+  StServer *server = g_new0 (StServer, 1);
+  config_copy (&server->config, config);
+  if (server->config.threads == 0)
+    server->config.threads = MAX (1, g_get_num_processors ());
+
+  server->engine = st_engine_new (&server->config.limits);
+  st_engine_set_public_host (server->engine, server->config.public_host);
+
+  if (server->config.dev)
+    {
+      g_autofree char *id = derived_id ("dev", "local");
+      StBroker *broker = st_engine_add_broker (server->engine, id, "dev", "local", ST_AUTH_NONE);
+      st_engine_set_default_broker (server->engine, broker);
+    }
+
+  return server;
+}
+
+gboolean
+st_server_start (StServer *server, GError **error)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (!server->running, FALSE);
+
+  StNetConfig net_config = {
+    .threads = server->config.threads,
+    .tls_cert_file = server->config.tls_cert_file,
+    .tls_key_file = server->config.tls_key_file,
+    .data_dir = server->config.data_dir,
+    .public_host = server->config.public_host,
+  };
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    net_config.listen[i] = server->config.listen[i];
+
+  server->net = st_net_new (server->engine, &net_config, error);
+  if (server->net == NULL)
+    return FALSE;
+  if (!st_net_start (server->net, error))
+    {
+      g_clear_pointer (&server->net, st_net_free);
+      return FALSE;
+    }
+  server->running = TRUE;
+
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    {
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      if (st_net_get_address (server->net, i, &host, &port))
+        g_message ("listening for %s on %s%s%s:%u", st_listener_kind_name (i),
+                   strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "", port);
+    }
+  return TRUE;
+}
+
+static void
+json_append_string (GString *s, const char *value)
+{
+  g_string_append_c (s, '"');
+  for (const char *p = value; *p; p++)
+    {
+      unsigned char c = *p;
+      if (c == '"' || c == '\\')
+        g_string_append_printf (s, "\\%c", c);
+      else if (c < 0x20)
+        g_string_append_printf (s, "\\u%04x", c);
+      else
+        g_string_append_c (s, c);
+    }
+  g_string_append_c (s, '"');
+}
+
+char *
+st_server_get_ready_json (StServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+
+  GString *s = g_string_new (NULL);
+  gboolean first = TRUE;
+
+  g_string_append_printf (s, "{\"pid\": %d, \"listeners\": {", (int) getpid ());
+  for (guint i = 0; server->net && i < ST_N_LISTENER_KINDS; i++)
+    {
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      if (!st_net_get_address (server->net, i, &host, &port))
+        continue;
+      g_string_append_printf (s, "%s\"%s\": {\"host\": ", first ? "" : ", ", st_listener_kind_name (i));
+      json_append_string (s, host);
+      g_string_append_printf (s, ", \"port\": %u}", port);
+      first = FALSE;
+    }
+  g_string_append (s, "}, \"data_dir\": ");
+  json_append_string (s, server->config.data_dir);
+  const char *ca = server->net ? st_net_get_ca_file (server->net) : NULL;
+  if (ca)
+    {
+      g_string_append (s, ", \"ca_file\": ");
+      json_append_string (s, ca);
+    }
+  g_string_append (s, "}\n");
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+st_server_write_ready_file (StServer *server, const char *path, GError **error)
+{
+  g_autofree char *json = st_server_get_ready_json (server);
+
+  return g_file_set_contents (path, json, -1, error);
+}
+
+gboolean
+st_server_reload_tls (StServer *server, GError **error)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+
+  if (server->net == NULL)
+    return TRUE;
+  return st_net_reload_tls (server->net, error);
+}
+
+void
+st_server_stop (StServer *server)
+{
+  g_return_if_fail (server != NULL);
+
+  if (!server->running)
+    return;
+  st_net_stop (server->net);
+  g_clear_pointer (&server->net, st_net_free);
+  server->running = FALSE;
+}
+
+void
+st_server_free (StServer *server)
+{
+  if (server == NULL)
+    return;
+  st_server_stop (server);
+  g_clear_pointer (&server->engine, st_engine_free);
+  st_server_config_clear (&server->config);
+  g_free (server);
+}

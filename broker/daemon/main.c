@@ -1,6 +1,205 @@
-/* Replaced by the real daemon in the next commit. */
-int
-main (void)
+/* starlingd — the Starling broker as a headless daemon. */
+#define G_LOG_DOMAIN "starlingd"
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "st-config.h"
+#include "st-server.h"
+#include "util/st-log.h"
+
+typedef struct {
+  StServerConfig config;
+  char          *ready_file;
+  GMainLoop     *loop;
+  StServer      *server;
+  int            exit_status;
+} Daemon;
+
+static Daemon daemon_state;
+
+static gboolean
+on_option (const char *name, const char *value, gpointer data, GError **error)
 {
-  return 1;
+  const char *key = name + 2; /* drop "--" */
+
+  /* --dev is a switch on the command line and "dev = true" in a file. */
+  return st_config_set (&daemon_state.config, key, value ? value : "true", error);
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  g_message ("stopping");
+  g_main_loop_quit (daemon_state.loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_reload_signal (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (st_server_reload_tls (daemon_state.server, &error))
+    g_message ("reloaded TLS certificates");
+  else
+    g_warning ("could not reload TLS certificates: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static char *
+default_data_dir (void)
+{
+  const char *state = g_getenv ("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+
+  if (state && *state)
+    {
+      /* it may list several, separated by ':' */
+      const char *colon = strchr (state, ':');
+      return colon ? g_strndup (state, colon - state) : g_strdup (state);
+    }
+  return g_build_filename (g_get_user_data_dir (), "starling", NULL);
+}
+
+/* The config file is read before the other flags so that flags win
+ * whatever their order on the command line. */
+static const char *
+find_config_arg (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--"))
+        break;
+      if (g_str_equal (argv[i], "--config") && i + 1 < argc)
+        return argv[i + 1];
+      if (g_str_has_prefix (argv[i], "--config="))
+        return argv[i] + strlen ("--config=");
+    }
+  return NULL;
+}
+
+static gboolean
+ignore_option (const char *name, const char *value, gpointer data, GError **error)
+{
+  return TRUE;
+}
+
+static GOptionEntry *
+build_entries (void)
+{
+  const StConfigKey *keys = st_config_keys ();
+  guint n = 0;
+
+  while (keys[n].key)
+    n++;
+
+  GOptionEntry *entries = g_new0 (GOptionEntry, n + 3);
+  guint e = 0;
+
+  entries[e++] = (GOptionEntry) { "config", 'c', 0, G_OPTION_ARG_CALLBACK, (gpointer) ignore_option,
+                                  "Read settings from FILE (flags override it)", "FILE" };
+  entries[e++] = (GOptionEntry) { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &daemon_state.ready_file,
+                                  "Once listening, write every listener's address and port to FILE as JSON", "FILE" };
+  for (guint i = 0; i < n; i++)
+    {
+      gboolean is_switch = g_str_equal (keys[i].key, "dev");
+      entries[e++] = (GOptionEntry) {
+        keys[i].key, 0, is_switch ? G_OPTION_FLAG_NO_ARG : 0, G_OPTION_ARG_CALLBACK,
+        (gpointer) on_option, keys[i].description, is_switch ? NULL : keys[i].arg,
+      };
+    }
+  return entries;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree GOptionEntry *entries = NULL;
+  gboolean show_version = FALSE;
+  const char *config_file;
+
+  setlocale (LC_ALL, "");
+  st_server_config_init (&daemon_state.config);
+
+  config_file = find_config_arg (argc, argv);
+  if (config_file && !st_config_load_file (&daemon_state.config, config_file, &error))
+    {
+      g_printerr ("starlingd: %s\n", error->message);
+      return 2;
+    }
+
+  GOptionEntry version_entry[] = {
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  entries = build_entries ();
+  context = g_option_context_new ("— the Starling MQTT broker");
+  g_option_context_set_summary (context,
+    "Serves MQTT 3.1.1 and 5.0 over TCP, TLS, WebSocket and secure WebSocket.\n"
+    "Every flag may also be set in the --config file: [starlingd] for the first\n"
+    "group below, [limits] for the max-* and other limit settings.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_main_entries (context, version_entry, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("starlingd: %s\n(see starlingd --help)\n", error->message);
+      return 2;
+    }
+  if (show_version)
+    {
+      printf ("starlingd %s\n", VERSION);
+      return 0;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("starlingd: unexpected argument “%s” (see starlingd --help)\n", argv[1]);
+      return 2;
+    }
+
+  st_log_init ("starlingd", daemon_state.config.log_level);
+
+  if (daemon_state.config.data_dir == NULL)
+    daemon_state.config.data_dir = default_data_dir ();
+
+  daemon_state.server = st_server_new (&daemon_state.config, &error);
+  if (daemon_state.server == NULL || !st_server_start (daemon_state.server, &error))
+    {
+      g_printerr ("starlingd: %s\n", error->message);
+      g_clear_pointer (&daemon_state.server, st_server_free);
+      st_server_config_clear (&daemon_state.config);
+      return 1;
+    }
+
+  if (daemon_state.config.dev)
+    g_message ("development mode: anonymous broker “local” in namespace “dev” answers every listener");
+
+  if (daemon_state.ready_file &&
+      !st_server_write_ready_file (daemon_state.server, daemon_state.ready_file, &error))
+    {
+      g_printerr ("starlingd: cannot write ready file: %s\n", error->message);
+      st_server_free (daemon_state.server);
+      st_server_config_clear (&daemon_state.config);
+      return 1;
+    }
+
+  daemon_state.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_stop_signal, NULL);
+  g_unix_signal_add (SIGINT, on_stop_signal, NULL);
+  g_unix_signal_add (SIGHUP, on_reload_signal, NULL);
+  g_main_loop_run (daemon_state.loop);
+
+  st_server_free (daemon_state.server);
+  g_main_loop_unref (daemon_state.loop);
+  if (daemon_state.ready_file)
+    g_unlink (daemon_state.ready_file);
+  g_free (daemon_state.ready_file);
+  st_server_config_clear (&daemon_state.config);
+  return daemon_state.exit_status;
 }
