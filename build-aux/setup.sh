@@ -1,0 +1,45 @@
+# Shared by build-aux/run and build-aux/test: install what is missing, then
+# configure and build. Sourced, not run.
+
+STARLING_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian 12 packages: the build, the headless parts, and the test clients.
+STARLING_DEBS=(
+  gcc pkg-config meson ninja-build python3
+  libglib2.0-dev libssl-dev
+  mosquitto-clients libpaho-mqtt-dev nodejs npm
+  clang libclang-rt-14-dev
+)
+
+starling_install_debs () {
+  local missing=() pkg
+  for pkg in "${STARLING_DEBS[@]}" "$@"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then
+      sudo=(sudo)
+    else
+      echo "build-aux: missing Debian packages: ${missing[*]}" >&2
+      echo "build-aux: run as root, or install them with apt-get install ${missing[*]}" >&2
+      return 1
+    fi
+  fi
+  echo "build-aux: installing ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+}
+
+# starling_build DIR [meson options…]
+starling_build () {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$STARLING_TOP" "$@" || return 1
+  fi
+  ninja -C "$dir"
+}
