@@ -149,10 +149,16 @@ typedef struct {
 /* All MQTT 5 properties. A field is meaningful only when its bit is set in
  * `present` (MQTT_PROP_BIT (id)). Decoding a packet zeroes the struct first.
  *
- * user_properties holds the raw encoded pairs (a sequence of two MQTT strings
- * each), exactly as on the wire, so they are forwarded untouched: walk them
- * with mqtt_user_props_next(). When encoding, set user_properties to such raw
- * bytes (or build them with mqtt_user_props_append()). */
+ * user_properties holds the raw encoded pairs exactly as on the wire, so they
+ * are forwarded untouched: each pair is the User Property identifier 0x26
+ * followed by two MQTT strings. After decoding it spans from the first to the
+ * last User Property of the packet and may contain other properties that were
+ * interleaved between them; mqtt_user_props_next() and the encoders skip
+ * those, so a decoded user_properties can be passed straight to an encoder.
+ * When encoding, set user_properties to such raw bytes (build them with
+ * mqtt_user_props_append()). User properties and subscription identifiers
+ * are encoded from user_properties / n_subscription_ids; their bits in
+ * `present` are set by decoding but ignored by encoding. */
 typedef struct {
   uint64_t  present;
 
@@ -163,8 +169,10 @@ typedef struct {
   MqttBytes correlation_data;
 
   /* Decoding: every subscription identifier found (SUBSCRIBE has at most
-   * one; a server-to-client PUBLISH may have several). Encoding: set
-   * subscription_ids to an array of n_subscription_ids values. */
+   * one; a server-to-client PUBLISH may have several), stored in
+   * subscription_ids_storage with subscription_ids pointing at it (re-point
+   * it after copying the struct). Encoding: set subscription_ids to an array
+   * of n_subscription_ids values (NULL means subscription_ids_storage). */
   uint32_t        n_subscription_ids;
   const uint32_t *subscription_ids;
   uint32_t        subscription_ids_storage[MQTT_MAX_DECODED_SUB_IDS];
@@ -312,7 +320,10 @@ typedef enum {
 
 /* Looks at the start of buf: on MQTT_FRAME_OK sets *header_len (fixed header
  * size) and *remaining_len, so the packet spans header_len + remaining_len
- * bytes. Does not check the packet type. */
+ * bytes. Does not check the packet type. On MQTT_FRAME_INCOMPLETE they are
+ * also set once the fixed header is complete (0 before), so an oversized
+ * packet can be refused early. A non-minimal remaining length varint is
+ * MQTT_FRAME_MALFORMED too. */
 MqttFrameResult mqtt_frame (const uint8_t *buf,
                             size_t         len,
                             size_t        *header_len,
@@ -332,7 +343,11 @@ MqttFrameResult mqtt_frame (const uint8_t *buf,
  * Returns MQTT_RC_SUCCESS and fills *pkt, or the reason code to disconnect
  * with (MQTT_RC_MALFORMED_PACKET, MQTT_RC_PROTOCOL_ERROR,
  * MQTT_RC_TOPIC_NAME_INVALID, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, ...).
- * *pkt points into buf. */
+ * *pkt points into buf. pkt->type is set whenever the first byte was read;
+ * for CONNECT, connect.version and connect.protocol_name are set even when
+ * the result is MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION (version then holds the
+ * raw protocol level), so the caller can choose the CONNACK format.
+ * A packet other than CONNECT with version 0 gives MQTT_RC_PROTOCOL_ERROR. */
 MqttReasonCode mqtt_decode (const uint8_t *buf,
                             size_t         len,
                             MqttVersion    version,
