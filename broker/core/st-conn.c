@@ -1,0 +1,1161 @@
+#define G_LOG_DOMAIN "starling-conn"
+
+#include "st-conn.h"
+#include "st-broker.h"
+#include "st-engine-private.h"
+
+#include <string.h>
+
+/* What the delivery pump decided to send, copied out of the session (under
+ * the broker lock) so that encoding and I/O happen without it. */
+typedef struct {
+  StMessage *msg;      /* a reference; NULL for a PUBREL */
+  uint16_t   packet_id;
+  uint8_t    qos;
+  bool       retain;
+  bool       dup;
+  uint32_t   ids_offset;
+  uint32_t   n_ids;
+} StSend;
+
+#define NO_DISCONNECT (-1)
+
+static void conn_pump (StConn *conn);
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+StConn *
+st_conn_new (StEngine *engine, StTransport *t, const StConnInfo *info)
+{
+  StConn *conn = g_new0 (StConn, 1);
+
+  g_atomic_ref_count_init (&conn->ref);
+  conn->engine = engine;
+  conn->t = t;
+  conn->loop = st_transport_get_loop (t);
+  conn->info = *info;
+  conn->sni = g_strdup (info->sni);
+  conn->info.sni = conn->sni;
+  conn->state = ST_CONN_AWAIT_CONNECT;
+  conn->accepted_ms = st_loop_now_ms (conn->loop);
+  conn->last_input_ms = conn->accepted_ms;
+  st_buf_init (&conn->out);
+  conn->sends = g_array_new (FALSE, FALSE, sizeof (StSend));
+  conn->send_ids = g_array_new (FALSE, FALSE, sizeof (uint32_t));
+  conn->wake = g_ptr_array_new ();
+  g_debug ("connection from %s (%s)", info->peer_str, st_listener_kind_name (info->kind));
+  return conn;
+}
+
+StConn *
+st_conn_ref (StConn *conn)
+{
+  g_atomic_ref_count_inc (&conn->ref);
+  return conn;
+}
+
+void
+st_conn_unref (StConn *conn)
+{
+  if (!conn || !g_atomic_ref_count_dec (&conn->ref))
+    return;
+  g_assert (conn->session == NULL);
+  st_buf_clear (&conn->out);
+  g_array_unref (conn->sends);
+  g_array_unref (conn->send_ids);
+  g_ptr_array_unref (conn->wake);
+  g_clear_pointer (&conn->out_aliases, g_hash_table_unref);
+  if (conn->in_aliases)
+    {
+      for (guint i = 0; i <= conn->engine->limits.topic_alias_maximum; i++)
+        g_clear_pointer (&conn->in_aliases[i], g_bytes_unref);
+      g_free (conn->in_aliases);
+    }
+  g_free (conn->client_id);
+  g_free (conn->sni);
+  g_free (conn);
+}
+
+static const char *
+conn_name (StConn *conn)
+{
+  return conn->client_id ? conn->client_id : conn->info.peer_str;
+}
+
+/* ---- output helpers ----------------------------------------------------- */
+
+static void
+flush_out (StConn *conn)
+{
+  if (conn->out.len && conn->t)
+    st_transport_send (conn->t, conn->out.data, conn->out.len);
+  st_buf_reset (&conn->out);
+}
+
+static void
+send_ack (StConn *conn, MqttPacketType type, uint16_t packet_id, uint8_t rc)
+{
+  MqttAck ack = { .type = type, .packet_id = packet_id, .reason_code = rc };
+
+  if (conn->version != MQTT_V5)
+    ack.reason_code = 0;
+  g_debug ("%s <- %s id %u rc 0x%02x", conn_name (conn), mqtt_packet_type_name (type),
+           packet_id, ack.reason_code);
+  mqtt_encode_ack (&conn->out, conn->version, &ack);
+  flush_out (conn);
+}
+
+/* Lets go of the session (publishing or scheduling the will unless
+ * publish_will is false) and of the connection count. Idempotent. */
+static void
+conn_release (StConn *conn, bool publish_will, const char *why)
+{
+  if (conn->released)
+    return;
+  conn->released = true;
+  if (conn->broker)
+    {
+      bool had_session;
+
+      g_mutex_lock (&conn->broker->lock);
+      had_session = conn->session != NULL;
+      st_broker_detach_locked (conn->broker, conn, publish_will, conn->wake);
+      g_mutex_unlock (&conn->broker->lock);
+      st_broker_wake (conn->wake);
+      if (had_session || conn->state == ST_CONN_ACTIVE)
+        g_info ("client %s disconnected (%s)", conn_name (conn), why);
+    }
+  if (conn->counted)
+    {
+      conn->counted = false;
+      st_engine_uncount_connection (conn->engine);
+    }
+}
+
+/* Closes the connection, first sending DISCONNECT rc when the protocol
+ * allows it (v5 and CONNECT accepted); rc NO_DISCONNECT: just close. */
+static void
+conn_close (StConn *conn, int rc)
+{
+  if (conn->state >= ST_CONN_CLOSING)
+    return;
+  if (rc >= 0 && conn->state == ST_CONN_ACTIVE && conn->version == MQTT_V5)
+    {
+      MqttDisconnect d = { .reason_code = (uint8_t) rc };
+
+      g_debug ("%s <- DISCONNECT 0x%02x", conn_name (conn), rc);
+      mqtt_encode_disconnect (&conn->out, MQTT_V5, &d);
+      flush_out (conn);
+    }
+  conn_release (conn, true, rc >= 0 ? mqtt_reason_code_name ((uint8_t) rc) : "closed by server");
+  conn->state = ST_CONN_CLOSING;
+  st_transport_close (conn->t);
+}
+
+/* ---- CONNECT ------------------------------------------------------------ */
+
+static uint8_t
+v3_code (uint8_t v5_rc)
+{
+  switch (v5_rc)
+    {
+    case MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION:
+      return MQTT3_CONNACK_UNACCEPTABLE_PROTOCOL;
+    case MQTT_RC_CLIENT_ID_NOT_VALID:
+      return MQTT3_CONNACK_IDENTIFIER_REJECTED;
+    case MQTT_RC_BAD_USERNAME_OR_PASSWORD:
+      return MQTT3_CONNACK_BAD_USERNAME_OR_PASSWORD;
+    case MQTT_RC_NOT_AUTHORIZED:
+    case MQTT_RC_BANNED:
+      return MQTT3_CONNACK_NOT_AUTHORIZED;
+    default:
+      return MQTT3_CONNACK_SERVER_UNAVAILABLE;
+    }
+}
+
+/* Refuses the CONNECT with a CONNACK (v5 reason code, mapped for 3.1.x)
+ * and closes. */
+static void
+connack_refuse (StConn *conn, MqttVersion version, uint8_t rc)
+{
+  MqttConnack ack = { .reason_code = version == MQTT_V5 ? rc : v3_code (rc) };
+
+  g_info ("client %s from %s refused: %s", conn_name (conn), conn->info.peer_str,
+          mqtt_reason_code_name (rc));
+  mqtt_encode_connack (&conn->out, version, &ack);
+  flush_out (conn);
+  conn->state = ST_CONN_CLOSING;
+  st_transport_close (conn->t);
+}
+
+/* The one place that decides whether a client may connect to a broker.
+ * Returns MQTT_RC_SUCCESS or the v5 reason code to refuse with. Token
+ * brokers verify the JWT in the password here once that lands. */
+static uint8_t
+conn_authenticate (StConn *conn, StBroker *broker, const MqttConnect *c)
+{
+  switch (broker->auth_type)
+    {
+    case ST_AUTH_NONE:
+      return MQTT_RC_SUCCESS;
+    case ST_AUTH_TOKEN:
+    default:
+      return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+    }
+}
+
+static int
+protocol_level (const uint8_t *buf, size_t len, size_t header_len)
+{
+  if (len < header_len + 2)
+    return -1;
+  size_t name_len = ((size_t) buf[header_len] << 8) | buf[header_len + 1];
+  size_t at = header_len + 2 + name_len;
+
+  return at < len ? buf[at] : -1;
+}
+
+static guint
+count_levels (MqttBytes topic)
+{
+  guint n = 1;
+
+  for (uint32_t i = 0; i < topic.len; i++)
+    n += topic.data[i] == '/';
+  return n;
+}
+
+static void collect_resends_locked (StConn *conn, StSession *s);
+static void send_collected (StConn *conn);
+
+static void
+handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
+{
+  const StLimits *limits = &conn->engine->limits;
+  MqttPacket pkt;
+  MqttReasonCode rc = mqtt_decode (buf, len, 0, true, &pkt);
+
+  if (rc != MQTT_RC_SUCCESS)
+    {
+      int level = protocol_level (buf, len, header_len);
+
+      g_debug ("%s: bad CONNECT: %s", conn->info.peer_str, mqtt_reason_code_name (rc));
+      if (rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION)
+        connack_refuse (conn, MQTT_V311, rc);
+      else if (level == MQTT_V5)
+        connack_refuse (conn, MQTT_V5, rc);
+      else
+        conn_close (conn, NO_DISCONNECT);
+      return;
+    }
+
+  const MqttConnect *c = &pkt.connect;
+  const MqttProperties *props = &c->props;
+  MqttVersion v = c->version;
+  bool v5 = v == MQTT_V5;
+
+  conn->version = v;
+  g_free (conn->client_id);
+  conn->client_id = g_strndup ((const char *) c->client_id.data, c->client_id.len);
+  g_debug ("%s -> CONNECT v%d client id '%s'", conn->info.peer_str, v, conn->client_id);
+
+  if (v5 && mqtt_props_has (props, MQTT_PROP_AUTHENTICATION_METHOD))
+    {
+      connack_refuse (conn, v, MQTT_RC_BAD_AUTHENTICATION_METHOD);
+      return;
+    }
+  bool assign = c->client_id.len == 0;
+  if (assign && !v5 && !c->clean_start)
+    {
+      connack_refuse (conn, v, MQTT_RC_CLIENT_ID_NOT_VALID);
+      return;
+    }
+  if (v == MQTT_V31 && c->client_id.len > 23)
+    {
+      connack_refuse (conn, v, MQTT_RC_CLIENT_ID_NOT_VALID);
+      return;
+    }
+
+  StBroker *broker = st_engine_pick_broker (conn->engine, conn->sni);
+  if (!broker)
+    {
+      connack_refuse (conn, v, MQTT_RC_SERVER_UNAVAILABLE);
+      return;
+    }
+  uint8_t auth = conn_authenticate (conn, broker, c);
+  if (auth != MQTT_RC_SUCCESS)
+    {
+      connack_refuse (conn, v, auth);
+      return;
+    }
+  if (!st_engine_count_connection (conn->engine))
+    {
+      connack_refuse (conn, v, MQTT_RC_QUOTA_EXCEEDED);
+      return;
+    }
+  conn->counted = true;
+
+  /* Negotiate. */
+  uint16_t keep_alive = c->keep_alive;
+  bool server_keep_alive = false;
+  /* 3.1.x has no way to tell the client a shorter keep alive, so a cap
+   * applies to v5 clients only. */
+  if (v5 && limits->max_keep_alive && (keep_alive == 0 || keep_alive > limits->max_keep_alive))
+    {
+      keep_alive = limits->max_keep_alive;
+      server_keep_alive = true;
+    }
+  uint32_t expiry;
+  bool expiry_capped = false;
+  if (v5)
+    expiry = mqtt_props_has (props, MQTT_PROP_SESSION_EXPIRY_INTERVAL) ? props->session_expiry_interval : 0;
+  else
+    expiry = c->clean_start ? 0 : UINT32_MAX;
+  if (expiry > limits->max_session_expiry)
+    {
+      expiry = limits->max_session_expiry;
+      expiry_capped = true;
+    }
+  uint16_t receive_max = v5 && mqtt_props_has (props, MQTT_PROP_RECEIVE_MAXIMUM) ? props->receive_maximum : 65535;
+  conn->client_max_packet = v5 && mqtt_props_has (props, MQTT_PROP_MAXIMUM_PACKET_SIZE) ? props->maximum_packet_size : 0;
+  conn->client_alias_max = v5 && mqtt_props_has (props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM) ? props->topic_alias_maximum : 0;
+  conn->problem_info = !(v5 && mqtt_props_has (props, MQTT_PROP_REQUEST_PROBLEM_INFORMATION)
+                         && props->request_problem_information == 0);
+  bool response_info = v5 && mqtt_props_has (props, MQTT_PROP_REQUEST_RESPONSE_INFORMATION)
+                       && props->request_response_information == 1;
+  conn->keep_alive = keep_alive;
+  conn->session_expiry = expiry;
+  if (conn->client_alias_max)
+    conn->out_aliases = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                               (GDestroyNotify) g_bytes_unref, NULL);
+  if (v5 && limits->topic_alias_maximum)
+    conn->in_aliases = g_new0 (GBytes *, (gsize) limits->topic_alias_maximum + 1);
+
+  StMessage *will = NULL;
+  uint32_t will_delay = 0;
+  if (c->will_flag)
+    {
+      will = st_message_new (c->will_topic, c->will_payload, c->will_qos, c->will_retain,
+                             v5 ? &c->will_props : NULL, st_now_ms ());
+      if (v5 && mqtt_props_has (&c->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
+        will_delay = c->will_props.will_delay_interval;
+    }
+
+  /* Session. */
+  bool present;
+  StConn *kicked = NULL;
+  g_mutex_lock (&broker->lock);
+  if (assign)
+    {
+      g_free (conn->client_id);
+      conn->client_id = st_broker_assign_client_id_locked (broker);
+    }
+  conn->broker = broker;
+  StSession *s = st_broker_attach_locked (broker, conn, conn->client_id, v, c->clean_start,
+                                          expiry, &present, &kicked, conn->wake);
+  s->receive_max = receive_max;
+  s->will = will;
+  s->will_delay = will_delay;
+  collect_resends_locked (conn, s);
+  g_mutex_unlock (&broker->lock);
+  st_broker_wake (conn->wake);
+  if (kicked)
+    st_conn_kick (kicked);
+
+  conn->state = ST_CONN_ACTIVE;
+
+  MqttConnack ack = { .session_present = present, .reason_code = MQTT_RC_SUCCESS };
+  g_autofree char *response = NULL;
+  if (v5)
+    {
+      MqttProperties *ap = &ack.props;
+
+      ap->present |= MQTT_PROP_BIT (MQTT_PROP_RECEIVE_MAXIMUM)
+                     | MQTT_PROP_BIT (MQTT_PROP_MAXIMUM_PACKET_SIZE)
+                     | MQTT_PROP_BIT (MQTT_PROP_RETAIN_AVAILABLE)
+                     | MQTT_PROP_BIT (MQTT_PROP_WILDCARD_SUBSCRIPTION_AVAILABLE)
+                     | MQTT_PROP_BIT (MQTT_PROP_SUBSCRIPTION_IDENTIFIER_AVAILABLE)
+                     | MQTT_PROP_BIT (MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE);
+      ap->receive_maximum = limits->receive_maximum;
+      ap->maximum_packet_size = limits->max_packet_size;
+      ap->retain_available = 1;
+      ap->wildcard_subscription_available = 1;
+      ap->subscription_identifier_available = 1;
+      ap->shared_subscription_available = 1;
+      if (limits->topic_alias_maximum)
+        {
+          ap->present |= MQTT_PROP_BIT (MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
+          ap->topic_alias_maximum = limits->topic_alias_maximum;
+        }
+      if (assign)
+        {
+          ap->present |= MQTT_PROP_BIT (MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
+          ap->assigned_client_identifier = MQTT_BYTES_STR (conn->client_id);
+        }
+      if (server_keep_alive)
+        {
+          ap->present |= MQTT_PROP_BIT (MQTT_PROP_SERVER_KEEP_ALIVE);
+          ap->server_keep_alive = keep_alive;
+        }
+      if (expiry_capped)
+        {
+          ap->present |= MQTT_PROP_BIT (MQTT_PROP_SESSION_EXPIRY_INTERVAL);
+          ap->session_expiry_interval = expiry;
+        }
+      if (response_info)
+        {
+          response = g_strconcat ("$response/", conn->client_id, NULL);
+          ap->present |= MQTT_PROP_BIT (MQTT_PROP_RESPONSE_INFORMATION);
+          ap->response_information = MQTT_BYTES_STR (response);
+        }
+    }
+  mqtt_encode_connack (&conn->out, v, &ack);
+  flush_out (conn);
+
+  g_info ("client %s connected from %s (v%s, %s, keep alive %u)", conn->client_id,
+          conn->info.peer_str, v == MQTT_V5 ? "5" : v == MQTT_V311 ? "3.1.1" : "3.1",
+          c->clean_start ? "clean start" : "resume", keep_alive);
+
+  /* Unacknowledged messages of a resumed session go first, in order. */
+  send_collected (conn);
+  conn_pump (conn);
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+static void
+fill_publish (StConn *conn, MqttPublish *p, StMessage *msg, uint8_t qos, bool retain,
+              bool dup, uint16_t packet_id, const uint32_t *ids, uint32_t n_ids, gint64 now)
+{
+  memset (p, 0, sizeof *p);
+  p->dup = dup;
+  p->qos = qos;
+  p->retain = retain;
+  p->topic = msg->topic;
+  p->packet_id = packet_id;
+  p->payload.data = msg->payload->data;
+  p->payload.len = msg->payload->len;
+  if (conn->version != MQTT_V5)
+    return;
+
+  MqttProperties *pp = &p->props;
+  if (msg->has_payload_format)
+    {
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_PAYLOAD_FORMAT_INDICATOR);
+      pp->payload_format_indicator = msg->payload_format;
+    }
+  if (msg->expire_at_ms)
+    {
+      uint32_t left = st_message_remaining (msg, now);
+
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+      pp->message_expiry_interval = left ? left : 1;
+    }
+  if (msg->content_type.data)
+    {
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_CONTENT_TYPE);
+      pp->content_type = msg->content_type;
+    }
+  if (msg->response_topic.data)
+    {
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_RESPONSE_TOPIC);
+      pp->response_topic = msg->response_topic;
+    }
+  if (msg->has_correlation_data)
+    {
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_CORRELATION_DATA);
+      pp->correlation_data = msg->correlation_data;
+    }
+  if (msg->user_properties.len)
+    {
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_USER_PROPERTY);
+      pp->user_properties = msg->user_properties;
+    }
+  if (n_ids)
+    {
+      pp->present |= MQTT_PROP_BIT (MQTT_PROP_SUBSCRIPTION_IDENTIFIER);
+      pp->n_subscription_ids = n_ids;
+      pp->subscription_ids = ids;
+    }
+}
+
+static void
+add_send (StConn *conn, StMessage *msg, uint16_t packet_id, uint8_t qos, bool retain, bool dup,
+          const uint32_t *ids, uint32_t n_ids)
+{
+  StSend x = { .msg = msg ? st_message_ref (msg) : NULL, .packet_id = packet_id, .qos = qos,
+               .retain = retain, .dup = dup, .ids_offset = conn->send_ids->len, .n_ids = n_ids };
+
+  if (n_ids)
+    g_array_append_vals (conn->send_ids, ids, n_ids);
+  g_array_append_val (conn->sends, x);
+}
+
+static void
+collect_resends_locked (StConn *conn, StSession *s)
+{
+  for (GList *l = s->inflight.head; l; l = l->next)
+    {
+      StDelivery *d = l->data;
+
+      if (d->state == ST_DELIVERY_WAIT_COMP)
+        add_send (conn, NULL, d->packet_id, 0, false, false, NULL, 0);
+      else
+        add_send (conn, d->msg, d->packet_id, d->qos, d->retain, true, d->ids, d->n_ids);
+    }
+}
+
+/* Encodes and queues on the transport whatever the pump collected. */
+static void
+send_collected (StConn *conn)
+{
+  gint64 now = st_now_ms ();
+
+  for (guint i = 0; i < conn->sends->len; i++)
+    {
+      StSend *x = &g_array_index (conn->sends, StSend, i);
+
+      if (!x->msg)
+        {
+          send_ack (conn, MQTT_PUBREL, x->packet_id, 0);
+          continue;
+        }
+      if (conn->t && conn->state == ST_CONN_ACTIVE)
+        {
+          StMessage *msg = x->msg;
+          MqttPublish p;
+          const uint32_t *ids = x->n_ids ? &g_array_index (conn->send_ids, uint32_t, x->ids_offset) : NULL;
+
+          fill_publish (conn, &p, msg, x->qos, x->retain, x->dup, x->packet_id, ids, x->n_ids, now);
+          if (conn->client_alias_max)
+            {
+              GBytes *key = g_bytes_new_static (msg->topic.data, msg->topic.len);
+              gpointer alias = g_hash_table_lookup (conn->out_aliases, key);
+
+              if (alias)
+                {
+                  p.props.present |= MQTT_PROP_BIT (MQTT_PROP_TOPIC_ALIAS);
+                  p.props.topic_alias = GPOINTER_TO_UINT (alias);
+                  p.topic.len = 0;
+                  g_bytes_unref (key);
+                }
+              else if (conn->out_alias_next < conn->client_alias_max)
+                {
+                  uint16_t a = ++conn->out_alias_next;
+
+                  g_bytes_unref (key);
+                  /* The table outlives msg: own a copy of the topic. */
+                  g_hash_table_insert (conn->out_aliases,
+                                       g_bytes_new (msg->topic.data, msg->topic.len),
+                                       GUINT_TO_POINTER (a));
+                  p.props.present |= MQTT_PROP_BIT (MQTT_PROP_TOPIC_ALIAS);
+                  p.props.topic_alias = a;
+                }
+              else
+                g_bytes_unref (key);
+            }
+          g_debug ("%s <- PUBLISH %.*s qos %u id %u%s%s (%u bytes)", conn->client_id,
+                   (int) msg->topic.len, (const char *) msg->topic.data, x->qos, x->packet_id,
+                   x->retain ? " retain" : "", x->dup ? " dup" : "", msg->payload->len);
+          mqtt_encode_publish_head (&conn->out, conn->version, &p);
+          flush_out (conn);
+          if (msg->payload->len)
+            st_transport_send_bytes (conn->t, msg->payload, 0, msg->payload->len);
+        }
+      st_message_unref (x->msg);
+    }
+  g_array_set_size (conn->sends, 0);
+  g_array_set_size (conn->send_ids, 0);
+}
+
+/* Moves messages from the session queue onto the transport: within the
+ * client's Receive Maximum for QoS 1/2, and only while the transport's
+ * backlog is under limits.max_output_buffer (resumed by st_conn_drained). */
+static void
+conn_pump (StConn *conn)
+{
+  const StLimits *limits = &conn->engine->limits;
+
+  if (conn->state != ST_CONN_ACTIVE || !conn->t)
+    return;
+
+  StBroker *b = conn->broker;
+  size_t pending = st_transport_pending (conn->t);
+  gint64 now = st_now_ms ();
+
+  g_mutex_lock (&b->lock);
+  conn->pump_scheduled = false;
+  StSession *s = conn->session;
+  while (s && s->queue.length > 0 && pending <= limits->max_output_buffer)
+    {
+      StDelivery *d = g_queue_peek_head (&s->queue);
+
+      if (d->qos > 0 && s->inflight.length >= s->receive_max)
+        break;
+      d = st_session_dequeue (s);
+      if (st_message_expired (d->msg, now))
+        {
+          s->dropped_expired++;
+          st_delivery_free (d);
+          continue;
+        }
+
+      MqttPublish p;
+      fill_publish (conn, &p, d->msg, d->qos, d->retain, false, d->qos ? 1 : 0,
+                    d->ids, d->n_ids, now);
+      if (conn->client_alias_max)
+        {
+          /* the first use of an alias carries both topic and alias */
+          p.props.present |= MQTT_PROP_BIT (MQTT_PROP_TOPIC_ALIAS);
+          p.props.topic_alias = 1;
+        }
+      size_t size = mqtt_publish_size (conn->version, &p);
+      if (conn->client_max_packet && size > conn->client_max_packet)
+        {
+          /* MQTT 3.1.2.25: discard as if sent. */
+          s->dropped_too_large++;
+          g_debug ("%s: skipping a %zu byte message over its Maximum Packet Size", conn->client_id, size);
+          st_delivery_free (d);
+          continue;
+        }
+      if (d->qos > 0)
+        {
+          d->packet_id = st_session_alloc_packet_id (s);
+          st_session_inflight_add (s, d);
+        }
+      add_send (conn, d->msg, d->packet_id, d->qos, d->retain, false, d->ids, d->n_ids);
+      if (d->qos == 0)
+        st_delivery_free (d);
+      pending += size;
+    }
+  g_mutex_unlock (&b->lock);
+
+  send_collected (conn);
+}
+
+static void
+pump_cb (void *data)
+{
+  StConn *conn = data;
+
+  conn_pump (conn);
+  st_conn_unref (conn);
+}
+
+void
+st_conn_request_pump_locked (StConn *conn, GPtrArray *wake)
+{
+  if (conn->pump_scheduled)
+    return;
+  conn->pump_scheduled = true;
+  g_ptr_array_add (wake, st_conn_ref (conn));
+}
+
+void
+st_conn_schedule_pump (StConn *conn)
+{
+  st_loop_invoke (conn->loop, pump_cb, conn);
+}
+
+static void
+kick_cb (void *data)
+{
+  StConn *conn = data;
+
+  if (conn->state == ST_CONN_ACTIVE)
+    {
+      g_info ("client %s: session taken over by a new connection", conn_name (conn));
+      conn_close (conn, MQTT_RC_SESSION_TAKEN_OVER);
+    }
+  st_conn_unref (conn);
+}
+
+void
+st_conn_kick (StConn *conn)
+{
+  st_loop_invoke (conn->loop, kick_cb, conn);
+}
+
+/* ---- inbound packets ---------------------------------------------------- */
+
+static void
+reply_publish (StConn *conn, const MqttPublish *p, uint8_t rc)
+{
+  if (p->qos == 1)
+    send_ack (conn, MQTT_PUBACK, p->packet_id, rc);
+  else if (p->qos == 2)
+    send_ack (conn, MQTT_PUBREC, p->packet_id, rc);
+}
+
+static void
+handle_publish (StConn *conn, const MqttPublish *p)
+{
+  const StLimits *limits = &conn->engine->limits;
+  bool v5 = conn->version == MQTT_V5;
+  MqttBytes topic = p->topic;
+
+  g_debug ("%s -> PUBLISH %.*s qos %u id %u%s (%u bytes)", conn->client_id, (int) topic.len,
+           (const char *) topic.data, p->qos, p->packet_id, p->retain ? " retain" : "", p->payload.len);
+
+  if (v5 && mqtt_props_has (&p->props, MQTT_PROP_TOPIC_ALIAS))
+    {
+      uint16_t a = p->props.topic_alias;
+
+      if (a == 0 || a > limits->topic_alias_maximum || !conn->in_aliases)
+        {
+          conn_close (conn, MQTT_RC_TOPIC_ALIAS_INVALID);
+          return;
+        }
+      if (topic.len == 0)
+        {
+          if (!conn->in_aliases[a])
+            {
+              conn_close (conn, MQTT_RC_PROTOCOL_ERROR);
+              return;
+            }
+          gsize n;
+          topic.data = g_bytes_get_data (conn->in_aliases[a], &n);
+          topic.len = n;
+        }
+      else
+        {
+          g_clear_pointer (&conn->in_aliases[a], g_bytes_unref);
+          conn->in_aliases[a] = g_bytes_new (topic.data, topic.len);
+        }
+    }
+  if (topic.len == 0)
+    {
+      conn_close (conn, MQTT_RC_PROTOCOL_ERROR);
+      return;
+    }
+  if (topic.len > limits->max_topic_length || count_levels (topic) > limits->max_topic_levels)
+    {
+      if (v5 && p->qos > 0)
+        reply_publish (conn, p, MQTT_RC_TOPIC_NAME_INVALID);
+      else
+        conn_close (conn, MQTT_RC_TOPIC_NAME_INVALID);
+      return;
+    }
+  if (v5 && mqtt_props_has (&p->props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR)
+      && p->props.payload_format_indicator == 1
+      && !mqtt_utf8_valid (p->payload.data, p->payload.len))
+    {
+      if (p->qos > 0)
+        reply_publish (conn, p, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+      else
+        conn_close (conn, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+      return;
+    }
+
+  g_autoptr (StMessage) msg = st_message_new (topic, p->payload, p->qos, p->retain,
+                                              v5 ? &p->props : NULL, st_now_ms ());
+  StBroker *b = conn->broker;
+  guint matched = 0;
+  bool duplicate = false, too_many = false, gone = false;
+
+  g_mutex_lock (&b->lock);
+  StSession *s = conn->session;
+  if (!s)
+    gone = true;
+  else if (p->qos == 2)
+    {
+      gpointer key = GUINT_TO_POINTER (p->packet_id);
+
+      if (g_hash_table_contains (s->qos2_in, key))
+        duplicate = true;
+      else if (g_hash_table_size (s->qos2_in) >= limits->receive_maximum)
+        too_many = true;
+      else
+        g_hash_table_add (s->qos2_in, key);
+    }
+  if (!gone && !duplicate && !too_many)
+    matched = st_broker_publish_locked (b, msg, s, conn->wake);
+  g_mutex_unlock (&b->lock);
+  st_broker_wake (conn->wake);
+
+  if (gone)
+    return; /* taken over: the kick is on its way */
+  if (too_many)
+    {
+      conn_close (conn, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED);
+      return;
+    }
+  reply_publish (conn, p, duplicate || matched ? MQTT_RC_SUCCESS : MQTT_RC_NO_MATCHING_SUBSCRIBERS);
+}
+
+static void
+handle_ack (StConn *conn, const MqttAck *a)
+{
+  StBroker *b = conn->broker;
+  bool pump = false;
+  int reply = -1;       /* packet type to answer with */
+  uint8_t reply_rc = 0;
+
+  g_debug ("%s -> %s id %u rc 0x%02x", conn->client_id, mqtt_packet_type_name (a->type),
+           a->packet_id, a->reason_code);
+  g_mutex_lock (&b->lock);
+  StSession *s = conn->session;
+  if (s)
+    {
+      StDelivery *d;
+
+      switch (a->type)
+        {
+        case MQTT_PUBACK:
+          d = st_session_inflight_find (s, a->packet_id);
+          if (d && d->qos == 1)
+            {
+              st_session_inflight_remove (s, d);
+              pump = true;
+            }
+          break;
+        case MQTT_PUBREC:
+          d = st_session_inflight_find (s, a->packet_id);
+          if (d && d->qos == 2 && d->state == ST_DELIVERY_WAIT_ACK && a->reason_code >= 0x80)
+            {
+              st_session_inflight_remove (s, d);
+              pump = true;
+            }
+          else if (d && d->qos == 2)
+            {
+              d->state = ST_DELIVERY_WAIT_COMP;
+              reply = MQTT_PUBREL;
+            }
+          else
+            {
+              reply = MQTT_PUBREL;
+              reply_rc = MQTT_RC_PACKET_ID_NOT_FOUND;
+            }
+          break;
+        case MQTT_PUBCOMP:
+          d = st_session_inflight_find (s, a->packet_id);
+          if (d && d->state == ST_DELIVERY_WAIT_COMP)
+            {
+              st_session_inflight_remove (s, d);
+              pump = true;
+            }
+          break;
+        case MQTT_PUBREL:
+          reply = MQTT_PUBCOMP;
+          if (!g_hash_table_remove (s->qos2_in, GUINT_TO_POINTER (a->packet_id)))
+            reply_rc = MQTT_RC_PACKET_ID_NOT_FOUND;
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  g_mutex_unlock (&b->lock);
+
+  if (reply >= 0)
+    send_ack (conn, (MqttPacketType) reply, a->packet_id, reply_rc);
+  if (pump)
+    conn_pump (conn);
+}
+
+static bool
+filter_within_limits (const StLimits *limits, MqttBytes filter)
+{
+  MqttBytes group, rest;
+
+  if (filter.len > limits->max_topic_length)
+    return false;
+  if (!st_filter_split_shared (filter, &group, &rest))
+    rest = filter;
+  return count_levels (rest) <= limits->max_topic_levels;
+}
+
+static void
+handle_subscribe (StConn *conn, const MqttSubscribe *sub)
+{
+  const StLimits *limits = &conn->engine->limits;
+  bool v5 = conn->version == MQTT_V5;
+  StBroker *b = conn->broker;
+  uint32_t sub_id = v5 && sub->props.n_subscription_ids ? sub->props.subscription_ids[0] : 0;
+  g_autofree uint8_t *codes = g_malloc0 (MAX (sub->n_entries, 1));
+  MqttIter it;
+  MqttBytes filter;
+  MqttSubOptions opts;
+  guint i = 0;
+
+  /* A shared subscription with No Local is a Protocol Error (3.8.3.1). */
+  mqtt_iter_init (&it, sub->entries);
+  while (mqtt_subscribe_next (&it, conn->version, &filter, &opts))
+    {
+      MqttBytes g, r;
+
+      if (v5 && opts.no_local && st_filter_split_shared (filter, &g, &r))
+        {
+          conn_close (conn, MQTT_RC_PROTOCOL_ERROR);
+          return;
+        }
+    }
+
+  g_mutex_lock (&b->lock);
+  StSession *s = conn->session;
+  mqtt_iter_init (&it, sub->entries);
+  while (s && mqtt_subscribe_next (&it, conn->version, &filter, &opts))
+    {
+      MqttBytes g, r;
+      bool shared;
+
+      g_debug ("%s -> SUBSCRIBE %.*s qos %u", conn->client_id, (int) filter.len,
+               (const char *) filter.data, opts.qos);
+      if (!mqtt_topic_filter_valid (filter, true) || !filter_within_limits (limits, filter))
+        {
+          codes[i++] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+          continue;
+        }
+      shared = st_filter_split_shared (filter, &g, &r);
+      bool is_new = st_subtree_add (b->subs, s, filter, &opts, sub_id);
+      if (is_new)
+        g_hash_table_add (s->subs, g_strndup ((const char *) filter.data, filter.len));
+      codes[i++] = opts.qos;
+      /* Retained messages go after the SUBACK: they are queued now, and the
+       * queue is pumped on this thread only after the SUBACK is out. */
+      if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new)))
+        st_broker_send_retained_locked (b, s, filter, opts.qos, sub_id, conn->wake);
+    }
+  g_mutex_unlock (&b->lock);
+  st_broker_wake (conn->wake);
+  if (!s)
+    return;
+
+  MqttSuback ack = { .packet_id = sub->packet_id, .reason_codes = { codes, i } };
+  mqtt_encode_suback (&conn->out, conn->version, &ack);
+  flush_out (conn);
+  conn_pump (conn);
+}
+
+static void
+handle_unsubscribe (StConn *conn, const MqttUnsubscribe *unsub)
+{
+  StBroker *b = conn->broker;
+  g_autofree uint8_t *codes = g_malloc0 (MAX (unsub->n_filters, 1));
+  MqttIter it;
+  MqttBytes filter;
+  guint i = 0;
+
+  g_mutex_lock (&b->lock);
+  StSession *s = conn->session;
+  mqtt_iter_init (&it, unsub->filters);
+  while (s && mqtt_unsubscribe_next (&it, &filter))
+    {
+      g_autofree char *key = g_strndup ((const char *) filter.data, filter.len);
+      bool existed = st_subtree_remove (b->subs, s, filter);
+
+      g_hash_table_remove (s->subs, key);
+      codes[i++] = existed ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+      g_debug ("%s -> UNSUBSCRIBE %s", conn->client_id, key);
+    }
+  g_mutex_unlock (&b->lock);
+  if (!s)
+    return;
+
+  MqttUnsuback ack = { .packet_id = unsub->packet_id };
+  if (conn->version == MQTT_V5)
+    ack.reason_codes = (MqttBytes) { codes, i };
+  mqtt_encode_unsuback (&conn->out, conn->version, &ack);
+  flush_out (conn);
+}
+
+static void
+handle_disconnect (StConn *conn, const MqttDisconnect *d)
+{
+  bool v5 = conn->version == MQTT_V5;
+
+  g_debug ("%s -> DISCONNECT 0x%02x", conn->client_id, d->reason_code);
+  if (v5 && mqtt_props_has (&d->props, MQTT_PROP_SESSION_EXPIRY_INTERVAL))
+    {
+      uint32_t expiry = d->props.session_expiry_interval;
+
+      if (conn->session_expiry == 0 && expiry != 0)
+        {
+          conn_close (conn, MQTT_RC_PROTOCOL_ERROR);
+          return;
+        }
+      expiry = MIN (expiry, conn->engine->limits.max_session_expiry);
+      conn->session_expiry = expiry;
+      g_mutex_lock (&conn->broker->lock);
+      if (conn->session)
+        conn->session->expiry = expiry;
+      g_mutex_unlock (&conn->broker->lock);
+    }
+  /* Normal disconnection (0x00, and every 3.1.x DISCONNECT) drops the will;
+   * any other reason, 0x04 included, publishes it. */
+  conn_release (conn, v5 && d->reason_code != MQTT_RC_SUCCESS, "client disconnected");
+  conn->state = ST_CONN_CLOSING;
+  st_transport_close (conn->t);
+}
+
+static void
+handle_packet (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
+{
+  MqttPacketType type = buf[0] >> 4;
+
+  if (conn->state == ST_CONN_AWAIT_CONNECT)
+    {
+      if (type != MQTT_CONNECT)
+        {
+          g_debug ("%s: first packet is %s, not CONNECT", conn->info.peer_str,
+                   mqtt_packet_type_name (type));
+          conn_close (conn, NO_DISCONNECT);
+          return;
+        }
+      handle_connect (conn, buf, len, header_len);
+      return;
+    }
+  if (type == MQTT_CONNECT)
+    {
+      conn_close (conn, MQTT_RC_PROTOCOL_ERROR);
+      return;
+    }
+
+  MqttPacket pkt;
+  MqttReasonCode rc = mqtt_decode (buf, len, conn->version, true, &pkt);
+  if (rc != MQTT_RC_SUCCESS)
+    {
+      g_debug ("%s: bad %s: %s", conn->client_id, mqtt_packet_type_name (type),
+               mqtt_reason_code_name (rc));
+      conn_close (conn, rc);
+      return;
+    }
+
+  switch (type)
+    {
+    case MQTT_PUBLISH:
+      handle_publish (conn, &pkt.publish);
+      break;
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+      handle_ack (conn, &pkt.ack);
+      break;
+    case MQTT_SUBSCRIBE:
+      handle_subscribe (conn, &pkt.subscribe);
+      break;
+    case MQTT_UNSUBSCRIBE:
+      handle_unsubscribe (conn, &pkt.unsubscribe);
+      break;
+    case MQTT_PINGREQ:
+      g_debug ("%s -> PINGREQ", conn->client_id);
+      mqtt_encode_pingresp (&conn->out);
+      flush_out (conn);
+      break;
+    case MQTT_DISCONNECT:
+      handle_disconnect (conn, &pkt.disconnect);
+      break;
+    case MQTT_AUTH:
+      /* No enhanced authentication method is supported. */
+    default:
+      conn_close (conn, MQTT_RC_PROTOCOL_ERROR);
+      break;
+    }
+}
+
+/* The fixed header alone: packet sizes are known (and refused when too
+ * large) before the body arrives. Returns 1 when complete, 0 when more
+ * bytes are needed, -1 when malformed. */
+static int
+peek_fixed_header (const uint8_t *buf, size_t len, size_t *header_len, uint32_t *remaining)
+{
+  uint32_t value = 0;
+
+  for (size_t i = 1; i <= 4; i++)
+    {
+      if (i >= len)
+        return 0;
+      value |= (uint32_t) (buf[i] & 0x7f) << (7 * (i - 1));
+      if (!(buf[i] & 0x80))
+        {
+          *header_len = i + 1;
+          *remaining = value;
+          return 1;
+        }
+    }
+  return -1;
+}
+
+size_t
+st_conn_input (StConn *conn, const uint8_t *data, size_t len)
+{
+  size_t off = 0;
+
+  if (conn->state >= ST_CONN_CLOSING)
+    return len;
+  st_conn_ref (conn);
+  conn->last_input_ms = st_loop_now_ms (conn->loop);
+  while (conn->state < ST_CONN_CLOSING && off < len)
+    {
+      size_t header_len;
+      uint32_t remaining;
+      int r = peek_fixed_header (data + off, len - off, &header_len, &remaining);
+
+      if (r == 0)
+        break;
+      if (r < 0)
+        {
+          if (conn->state == ST_CONN_AWAIT_CONNECT)
+            conn_close (conn, NO_DISCONNECT);
+          else
+            conn_close (conn, MQTT_RC_MALFORMED_PACKET);
+          break;
+        }
+      uint64_t total = (uint64_t) header_len + remaining;
+      if (total > conn->engine->limits.max_packet_size)
+        {
+          g_debug ("%s: %" G_GUINT64_FORMAT " byte packet over the limit", conn_name (conn), total);
+          conn_close (conn, MQTT_RC_PACKET_TOO_LARGE);
+          break;
+        }
+      if (len - off < total)
+        break;
+      handle_packet (conn, data + off, (size_t) total, header_len);
+      off += total;
+    }
+  if (conn->state >= ST_CONN_CLOSING)
+    off = len;
+  st_conn_unref (conn);
+  return off;
+}
+
+void
+st_conn_drained (StConn *conn)
+{
+  conn_pump (conn);
+}
+
+void
+st_conn_shutdown (StConn *conn)
+{
+  conn_close (conn, MQTT_RC_SERVER_SHUTTING_DOWN);
+}
+
+void
+st_conn_closed (StConn *conn)
+{
+  conn_release (conn, true, conn->state == ST_CONN_ACTIVE ? "connection lost" : "closed");
+  conn->state = ST_CONN_CLOSED;
+  conn->t = NULL;
+  st_engine_forget_conn (conn->engine, conn);
+  st_conn_unref (conn);
+}
+
+void
+st_conn_check_timeouts (StConn *conn, gint64 now_ms)
+{
+  const StLimits *limits = &conn->engine->limits;
+
+  if (conn->state == ST_CONN_AWAIT_CONNECT
+      && now_ms - conn->accepted_ms >= limits->connect_timeout_ms)
+    {
+      g_debug ("%s: no CONNECT within %u ms", conn->info.peer_str, limits->connect_timeout_ms);
+      conn_close (conn, NO_DISCONNECT);
+    }
+  else if (conn->state == ST_CONN_ACTIVE && conn->keep_alive
+           && now_ms - conn->last_input_ms >= (gint64) conn->keep_alive * 1500)
+    {
+      g_info ("client %s: keep alive timeout", conn->client_id);
+      conn_close (conn, MQTT_RC_KEEP_ALIVE_TIMEOUT);
+    }
+}

@@ -1,0 +1,76 @@
+/* st-conn.h — the protocol state of one client connection (private to the
+ * engine). An StConn lives on its transport's loop thread; everything but
+ * the fields marked "broker lock" is touched only there. It is reference
+ * counted because invokes from other threads (deliveries, takeover) may
+ * still be pending when its transport closes. */
+#pragma once
+
+#include <glib.h>
+
+#include "core/st-engine.h"
+#include "mqtt/mqtt-packet.h"
+#include "st-session.h"
+
+typedef enum {
+  ST_CONN_AWAIT_CONNECT,
+  ST_CONN_ACTIVE,
+  ST_CONN_CLOSING,   /* st_transport_close called, waiting for st_conn_closed */
+  ST_CONN_CLOSED,    /* the transport is gone */
+} StConnState;
+
+struct _StConn {
+  gatomicrefcount ref;
+  StEngine    *engine;
+  StTransport *t;              /* NULL once closed */
+  StLoop      *loop;
+  StConnInfo   info;
+  StConnState  state;
+
+  StBroker    *broker;         /* set by a successful CONNECT */
+  MqttVersion  version;
+  char        *client_id;
+  bool         counted;        /* in the engine's connection count */
+
+  /* broker lock */
+  StSession   *session;        /* NULL when taken over or detached */
+  bool         pump_scheduled; /* one pending invoke at most */
+
+  gint64       accepted_ms;
+  gint64       last_input_ms;
+  uint16_t     keep_alive;     /* s, effective */
+  uint32_t     session_expiry; /* s, effective; DISCONNECT may change it */
+  bool         problem_info;   /* Request Problem Information */
+  bool         will_published_or_dropped;
+
+  uint32_t     client_max_packet;  /* 0: no limit beyond the protocol's */
+  uint16_t     client_alias_max;
+  GHashTable  *out_aliases;    /* topic (GBytes) -> alias */
+  uint16_t     out_alias_next;
+  GBytes     **in_aliases;     /* [1 .. limits.topic_alias_maximum] */
+
+  char        *sni;            /* copy of info.sni */
+  bool         released;       /* session detached, connection uncounted */
+
+  StBuf        out;            /* encode scratch */
+  GArray      *sends;          /* pump scratch: what to send once unlocked */
+  GArray      *send_ids;       /* their Subscription Identifiers */
+  GPtrArray   *wake;           /* scratch for st_broker_* */
+};
+
+StConn *st_conn_new   (StEngine *engine, StTransport *t, const StConnInfo *info);
+StConn *st_conn_ref   (StConn *conn);
+void    st_conn_unref (StConn *conn);
+
+/* broker lock held: asks for a delivery pump on conn's loop (coalesced). */
+void    st_conn_request_pump_locked (StConn *conn, GPtrArray *wake);
+
+/* Runs on any thread: makes conn's loop pump its session queue. Consumes the
+ * reference taken by st_conn_request_pump_locked. */
+void    st_conn_schedule_pump (StConn *conn);
+
+/* Any thread: conn's session was taken over; tell it (DISCONNECT 0x8E) and
+ * close it on its own loop. Consumes a reference. */
+void    st_conn_kick (StConn *conn);
+
+/* Loop thread: keep alive and CONNECT timeout. */
+void    st_conn_check_timeouts (StConn *conn, gint64 now_ms);

@@ -1,0 +1,33 @@
+/* st-engine-private.h — the engine's state, shared by the files of
+ * broker/core (not part of the contract). */
+#pragma once
+
+#include <glib.h>
+
+#include "core/st-engine.h"
+
+typedef struct {
+  GHashTable *conns;          /* StConn* set; touched only on this loop's thread */
+  gint64      next_check_ms;
+} StLoopConns;
+
+struct _StEngine {
+  StLimits    limits;
+  GMutex      lock;           /* brokers, public host, loops array */
+  GPtrArray  *brokers;        /* StBroker*, owned */
+  StBroker   *default_broker;
+  char       *public_host;
+  GPtrArray  *loops;          /* StLoopConns* by st_loop_index */
+  gint        n_connected;    /* atomic: connections past CONNECT */
+  gint64      next_sweep_ms;  /* loop 0 only */
+};
+
+/* The broker for a connection: by TLS SNI, else the default one; NULL when
+ * none applies. */
+StBroker *st_engine_pick_broker (StEngine *engine, const char *sni);
+
+/* Counts a connection against limits.max_connections; false when full. */
+bool      st_engine_count_connection   (StEngine *engine);
+void      st_engine_uncount_connection (StEngine *engine);
+
+void      st_engine_forget_conn (StEngine *engine, StConn *conn);

@@ -1,0 +1,93 @@
+#define G_LOG_DOMAIN "starling-message"
+
+#include "st-message.h"
+
+#include <string.h>
+
+static void
+put (uint8_t **p, MqttBytes *dst, MqttBytes src)
+{
+  dst->len = src.len;
+  dst->data = *p;
+  if (src.len)
+    memcpy (*p, src.data, src.len);
+  *p += src.len;
+}
+
+StMessage *
+st_message_new (MqttBytes             topic,
+                MqttBytes             payload,
+                uint8_t               qos,
+                bool                  retain,
+                const MqttProperties *props,
+                gint64                now_ms)
+{
+  MqttBytes none = { NULL, 0 };
+  MqttBytes ct = none, rt = none, cd = none, up = none;
+  bool has_cd = false;
+
+  if (props)
+    {
+      if (mqtt_props_has (props, MQTT_PROP_CONTENT_TYPE))
+        ct = props->content_type;
+      if (mqtt_props_has (props, MQTT_PROP_RESPONSE_TOPIC))
+        rt = props->response_topic;
+      if (mqtt_props_has (props, MQTT_PROP_CORRELATION_DATA))
+        {
+          cd = props->correlation_data;
+          has_cd = true;
+        }
+      if (mqtt_props_has (props, MQTT_PROP_USER_PROPERTY))
+        up = props->user_properties;
+    }
+
+  size_t extra = (size_t) topic.len + ct.len + rt.len + cd.len + up.len;
+  StMessage *msg = g_malloc0 (sizeof (StMessage) + extra);
+  uint8_t *p = msg->blob;
+
+  g_atomic_ref_count_init (&msg->ref);
+  msg->qos = qos;
+  msg->retain = retain;
+  put (&p, &msg->topic, topic);
+  put (&p, &msg->content_type, ct);
+  put (&p, &msg->response_topic, rt);
+  put (&p, &msg->correlation_data, cd);
+  put (&p, &msg->user_properties, up);
+  msg->has_correlation_data = has_cd;
+  if (props && mqtt_props_has (props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR))
+    {
+      msg->has_payload_format = true;
+      msg->payload_format = props->payload_format_indicator;
+    }
+  if (props && mqtt_props_has (props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
+    msg->expire_at_ms = now_ms + (gint64) props->message_expiry_interval * 1000;
+  msg->payload = st_bytes_new (payload.data, payload.len);
+  return msg;
+}
+
+StMessage *
+st_message_ref (StMessage *msg)
+{
+  g_atomic_ref_count_inc (&msg->ref);
+  return msg;
+}
+
+void
+st_message_unref (StMessage *msg)
+{
+  if (msg && g_atomic_ref_count_dec (&msg->ref))
+    {
+      st_bytes_unref (msg->payload);
+      g_free (msg);
+    }
+}
+
+uint32_t
+st_message_remaining (const StMessage *msg, gint64 now_ms)
+{
+  gint64 left = msg->expire_at_ms - now_ms;
+
+  if (left <= 0)
+    return 0;
+  return (uint32_t) ((left + 999) / 1000);
+}
