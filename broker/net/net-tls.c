@@ -1,0 +1,531 @@
+/* net-tls.c — TLS for the mqtts and wss listeners (OpenSSL 3, non-blocking).
+ *
+ * Without an operator certificate, a local CA and a server certificate it
+ * signs are generated once under data_dir/tls and reused; clients trust
+ * ca.pem. The SSL_CTX is swapped under a mutex on reload: live
+ * connections keep the context they started with (SSL holds a reference).
+ */
+#define G_LOG_DOMAIN "starling-net"
+
+#include "config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#include "net/net-private.h"
+
+#define CA_DAYS      3650
+#define SERVER_DAYS  825      /* what browsers accept for a TLS server certificate */
+#define RENEW_DAYS   30
+
+void
+net_tls_error_string (char *buf, size_t len)
+{
+  unsigned long e = ERR_get_error ();
+
+  if (e == 0)
+    g_strlcpy (buf, "unknown OpenSSL error", len);
+  else
+    ERR_error_string_n (e, buf, len);
+  ERR_clear_error ();
+}
+
+static void
+set_ssl_error (GError **error, const char *listener, const char *what, const char *path)
+{
+  char reason[256];
+
+  net_tls_error_string (reason, sizeof reason);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s listener: %s%s%s%s: %s",
+               listener, what, path ? " '" : "", path ? path : "", path ? "'" : "", reason);
+}
+
+/* ---- Certificate generation ------------------------------------------ */
+
+static gboolean
+write_pem (const char *path, BIO *mem, int mode, GError **error)
+{
+  char *data = NULL;
+  long len = BIO_get_mem_data (mem, &data);
+
+  return g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
+}
+
+static gboolean
+save_key (const char *path, EVP_PKEY *key, GError **error)
+{
+  BIO *mem = BIO_new (BIO_s_mem ());
+  gboolean ok = PEM_write_bio_PrivateKey (mem, key, NULL, NULL, 0, NULL, NULL)
+                && write_pem (path, mem, 0600, error);
+
+  BIO_free (mem);
+  return ok;
+}
+
+static gboolean
+save_cert (const char *path, X509 *cert, GError **error)
+{
+  BIO *mem = BIO_new (BIO_s_mem ());
+  gboolean ok = PEM_write_bio_X509 (mem, cert) && write_pem (path, mem, 0644, error);
+
+  BIO_free (mem);
+  return ok;
+}
+
+static EVP_PKEY *
+load_key (const char *path)
+{
+  BIO *bio = BIO_new_file (path, "r");
+  EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey (bio, NULL, NULL, NULL) : NULL;
+
+  BIO_free (bio);
+  return key;
+}
+
+static X509 *
+load_cert (const char *path)
+{
+  BIO *bio = BIO_new_file (path, "r");
+  X509 *cert = bio ? PEM_read_bio_X509 (bio, NULL, NULL, NULL) : NULL;
+
+  BIO_free (bio);
+  return cert;
+}
+
+static bool
+add_ext (X509 *cert, X509 *issuer, int nid, const char *value)
+{
+  X509V3_CTX ctx;
+
+  X509V3_set_ctx (&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
+  X509_EXTENSION *ext = X509V3_EXT_conf_nid (NULL, &ctx, nid, value);
+  if (ext == NULL)
+    return false;
+  bool ok = X509_add_ext (cert, ext, -1) == 1;
+  X509_EXTENSION_free (ext);
+  return ok;
+}
+
+/* issuer NULL: self-signed (the CA). */
+static X509 *
+make_cert (const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+           int days, const char *san)
+{
+  X509 *cert = X509_new ();
+  unsigned char serial[16];
+  BIGNUM *bn = NULL;
+  bool ok = false;
+
+  if (RAND_bytes (serial, sizeof serial) != 1)
+    goto out;
+  serial[0] &= 0x7f;   /* positive */
+  bn = BN_bin2bn (serial, sizeof serial, NULL);
+  if (!X509_set_version (cert, X509_VERSION_3)
+      || !BN_to_ASN1_INTEGER (bn, X509_get_serialNumber (cert))
+      || !X509_gmtime_adj (X509_getm_notBefore (cert), -3600)
+      || !X509_time_adj_ex (X509_getm_notAfter (cert), days, 0, NULL)
+      || !X509_set_pubkey (cert, key))
+    goto out;
+
+  X509_NAME *name = X509_get_subject_name (cert);
+  if (!X509_NAME_add_entry_by_txt (name, "O", MBSTRING_UTF8, (const unsigned char *) "Starling", -1, -1, 0)
+      || !X509_NAME_add_entry_by_txt (name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0)
+      || !X509_set_issuer_name (cert, issuer ? X509_get_subject_name (issuer) : name))
+    goto out;
+
+  if (issuer == NULL)
+    ok = add_ext (cert, NULL, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")
+         && add_ext (cert, NULL, NID_key_usage, "critical,keyCertSign,cRLSign")
+         && add_ext (cert, NULL, NID_subject_key_identifier, "hash")
+         && add_ext (cert, NULL, NID_authority_key_identifier, "keyid:always");
+  else
+    ok = add_ext (cert, issuer, NID_basic_constraints, "critical,CA:FALSE")
+         && add_ext (cert, issuer, NID_key_usage, "critical,digitalSignature,keyEncipherment")
+         && add_ext (cert, issuer, NID_ext_key_usage, "serverAuth")
+         && add_ext (cert, issuer, NID_subject_key_identifier, "hash")
+         && add_ext (cert, issuer, NID_authority_key_identifier, "keyid:always")
+         && add_ext (cert, issuer, NID_subject_alt_name, san);
+  ok = ok && X509_sign (cert, issuer_key ? issuer_key : key, EVP_sha256 ()) > 0;
+
+out:
+  BN_free (bn);
+  if (!ok)
+    {
+      X509_free (cert);
+      return NULL;
+    }
+  return cert;
+}
+
+static char *
+server_san (const char *host)
+{
+  GString *san = g_string_new ("DNS:localhost,IP:127.0.0.1,IP:::1");
+
+  if (host && *host && g_ascii_strcasecmp (host, "localhost") != 0)
+    {
+      if (g_hostname_is_ip_address (host))
+        g_string_append_printf (san, ",IP:%s", host);
+      else
+        g_string_append_printf (san, ",DNS:%s,DNS:*.%s", host, host);
+    }
+  else
+    g_string_append (san, ",DNS:*.localhost");
+  return g_string_free (san, FALSE);
+}
+
+/* The existing server certificate is kept while it is signed by this CA,
+ * names the public host and has more than RENEW_DAYS left. */
+static bool
+server_cert_usable (X509 *cert, EVP_PKEY *key, X509 *ca, const char *host)
+{
+  EVP_PKEY *ca_pub = X509_get0_pubkey (ca);
+  time_t soon = time (NULL) + (time_t) RENEW_DAYS * 86400;
+
+  if (!cert || !key || X509_check_private_key (cert, key) != 1)
+    return false;
+  if (ca_pub == NULL || X509_verify (cert, ca_pub) != 1)
+    return false;
+  if (X509_cmp_time (X509_get0_notAfter (cert), &soon) <= 0)
+    return false;
+  if (host && *host)
+    {
+      int ok = g_hostname_is_ip_address (host)
+               ? X509_check_ip_asc (cert, host, 0)
+               : X509_check_host (cert, host, 0, 0, NULL);
+      if (ok != 1)
+        return false;
+    }
+  ERR_clear_error ();
+  return true;
+}
+
+static gboolean
+ensure_generated (NetTls *tls, const char *listener, GError **error)
+{
+  g_autofree char *ca_key_path = g_build_filename (tls->dir, "ca.key", NULL);
+  g_autofree char *ca_path = g_build_filename (tls->dir, "ca.pem", NULL);
+  EVP_PKEY *ca_key = NULL, *key = NULL;
+  X509 *ca = NULL, *cert = NULL;
+  gboolean ok = FALSE;
+
+  if (g_mkdir_with_parents (tls->dir, 0700) < 0)
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                   "%s listener: cannot create '%s': %s", listener, tls->dir, g_strerror (e));
+      return FALSE;
+    }
+
+  ca_key = load_key (ca_key_path);
+  ca = load_cert (ca_path);
+  if (ca_key && ca && X509_check_private_key (ca, ca_key) != 1)
+    g_clear_pointer (&ca, X509_free);
+  ERR_clear_error ();
+  if (ca_key == NULL || ca == NULL)
+    {
+      g_clear_pointer (&ca_key, EVP_PKEY_free);
+      g_clear_pointer (&ca, X509_free);
+      g_message ("generating a local certificate authority in %s", tls->dir);
+      ca_key = EVP_EC_gen ("P-256");
+      ca = ca_key ? make_cert ("Starling local CA", ca_key, NULL, NULL, CA_DAYS, NULL) : NULL;
+      if (ca == NULL)
+        {
+          set_ssl_error (error, listener, "cannot generate the local CA", NULL);
+          goto out;
+        }
+      if (!save_key (ca_key_path, ca_key, error) || !save_cert (ca_path, ca, error))
+        goto out;
+    }
+
+  key = load_key (tls->key_file);
+  cert = load_cert (tls->cert_file);
+  if (!server_cert_usable (cert, key, ca, tls->public_host))
+    {
+      g_autofree char *san = server_san (tls->public_host);
+      g_clear_pointer (&key, EVP_PKEY_free);
+      g_clear_pointer (&cert, X509_free);
+      ERR_clear_error ();
+      g_message ("generating a server certificate for %s", san);
+      key = EVP_EC_gen ("P-256");
+      cert = key ? make_cert (tls->public_host ? tls->public_host : "localhost",
+                              key, ca, ca_key, SERVER_DAYS, san) : NULL;
+      if (cert == NULL)
+        {
+          set_ssl_error (error, listener, "cannot generate the server certificate", NULL);
+          goto out;
+        }
+      if (!save_key (tls->key_file, key, error) || !save_cert (tls->cert_file, cert, error))
+        goto out;
+    }
+  ok = TRUE;
+
+out:
+  if (!ok && error && *error && !g_str_has_prefix ((*error)->message, listener))
+    g_prefix_error (error, "%s listener: ", listener);
+  EVP_PKEY_free (ca_key);
+  EVP_PKEY_free (key);
+  X509_free (ca);
+  X509_free (cert);
+  return ok;
+}
+
+/* ---- Contexts --------------------------------------------------------- */
+
+/* Where a per-namespace certificate will be chosen by name: NULL keeps the
+ * default context. */
+static SSL_CTX *
+select_ctx_for_name (StNet *net, const char *name)
+{
+  return NULL;
+}
+
+static int
+on_servername (SSL *ssl, int *alert, void *arg)
+{
+  StNet *net = arg;
+  StTransport *t = SSL_get_app_data (ssl);
+  const char *name = SSL_get_servername (ssl, TLSEXT_NAMETYPE_host_name);
+
+  if (name == NULL || t == NULL)
+    return SSL_TLSEXT_ERR_NOACK;
+  g_free (t->sni);
+  t->sni = g_ascii_strdown (name, -1);
+
+  SSL_CTX *ctx = select_ctx_for_name (net, t->sni);
+  if (ctx)
+    SSL_set_SSL_CTX (ssl, ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *
+new_ctx (StNet *net, const char *cert_file, const char *key_file, const char *listener, GError **error)
+{
+  SSL_CTX *ctx = SSL_CTX_new (TLS_server_method ());
+
+  if (ctx == NULL)
+    {
+      set_ssl_error (error, listener, "cannot create a TLS context", NULL);
+      return NULL;
+    }
+  SSL_CTX_set_min_proto_version (ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options (ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  /* Partial and moving writes let the output queue coalesce records; with
+   * released buffers an idle connection holds no 16 KiB record buffers. */
+  SSL_CTX_set_mode (ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                    | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_tlsext_servername_callback (ctx, on_servername);
+  SSL_CTX_set_tlsext_servername_arg (ctx, net);
+
+  if (SSL_CTX_use_certificate_chain_file (ctx, cert_file) != 1)
+    {
+      set_ssl_error (error, listener, "cannot load the certificate", cert_file);
+      SSL_CTX_free (ctx);
+      return NULL;
+    }
+  if (SSL_CTX_use_PrivateKey_file (ctx, key_file, SSL_FILETYPE_PEM) != 1)
+    {
+      set_ssl_error (error, listener, "cannot load the key", key_file);
+      SSL_CTX_free (ctx);
+      return NULL;
+    }
+  if (SSL_CTX_check_private_key (ctx) != 1)
+    {
+      set_ssl_error (error, listener, "the key does not match the certificate", key_file);
+      SSL_CTX_free (ctx);
+      return NULL;
+    }
+  return ctx;
+}
+
+static const char *
+tls_listener_name (StNet *net)
+{
+  return net->listen[ST_LISTENER_MQTTS] ? "mqtts" : "wss";
+}
+
+gboolean
+net_tls_init (StNet *net, const StNetConfig *config, const char *listener, GError **error)
+{
+  NetTls *tls = &net->tls;
+
+  g_mutex_init (&tls->lock);
+  tls->public_host = g_strdup (config->public_host ? config->public_host : "localhost");
+  if (config->tls_cert_file || config->tls_key_file)
+    {
+      if (!config->tls_cert_file || !config->tls_key_file)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "%s listener: a TLS certificate needs its key and a key its certificate", listener);
+          return FALSE;
+        }
+      tls->cert_file = g_strdup (config->tls_cert_file);
+      tls->key_file = g_strdup (config->tls_key_file);
+    }
+  else
+    {
+      if (config->data_dir == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "%s listener: no certificate given and no data directory to generate one in", listener);
+          return FALSE;
+        }
+      tls->dir = g_build_filename (config->data_dir, "tls", NULL);
+      tls->cert_file = g_build_filename (tls->dir, "server.pem", NULL);
+      tls->key_file = g_build_filename (tls->dir, "server.key", NULL);
+      tls->ca_file = g_build_filename (tls->dir, "ca.pem", NULL);
+      if (!ensure_generated (tls, listener, error))
+        return FALSE;
+    }
+  tls->ctx = new_ctx (net, tls->cert_file, tls->key_file, listener, error);
+  return tls->ctx != NULL;
+}
+
+void
+net_tls_clear (NetTls *tls)
+{
+  if (tls->ctx)
+    SSL_CTX_free (tls->ctx);
+  tls->ctx = NULL;
+  g_clear_pointer (&tls->cert_file, g_free);
+  g_clear_pointer (&tls->key_file, g_free);
+  g_clear_pointer (&tls->ca_file, g_free);
+  g_clear_pointer (&tls->dir, g_free);
+  g_clear_pointer (&tls->public_host, g_free);
+  g_mutex_clear (&tls->lock);
+}
+
+gboolean
+net_tls_reload (StNet *net, GError **error)
+{
+  NetTls *tls = &net->tls;
+  const char *listener = tls_listener_name (net);
+
+  if (tls->dir && !ensure_generated (tls, listener, error))
+    return FALSE;
+  SSL_CTX *ctx = new_ctx (net, tls->cert_file, tls->key_file, listener, error);
+  if (ctx == NULL)
+    return FALSE;
+
+  g_mutex_lock (&tls->lock);
+  SSL_CTX *old = tls->ctx;
+  tls->ctx = ctx;
+  g_mutex_unlock (&tls->lock);
+  SSL_CTX_free (old);
+  g_message ("TLS certificate reloaded from %s", tls->cert_file);
+  return TRUE;
+}
+
+SSL *
+net_tls_new_ssl (StNet *net, StTransport *t)
+{
+  g_mutex_lock (&net->tls.lock);
+  SSL *ssl = net->tls.ctx ? SSL_new (net->tls.ctx) : NULL;
+  g_mutex_unlock (&net->tls.lock);
+
+  if (ssl == NULL)
+    return NULL;
+  SSL_set_fd (ssl, t->fd);
+  SSL_set_accept_state (ssl);
+  SSL_set_app_data (ssl, t);
+  return ssl;
+}
+
+/* ---- I/O: SSL_ERROR_WANT_* become EAGAIN here ------------------------- */
+
+static ssize_t
+map_error (StTransport *t, int r, const char *op)
+{
+  int err = SSL_get_error (t->ssl, r);
+
+  switch (err)
+    {
+    case SSL_ERROR_WANT_READ:
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_WANT_WRITE:
+      /* Renegotiation is off, but TLS 1.3 key updates write while reading. */
+      if (!t->out_armed)
+        {
+          t->out_armed = true;
+          net_transport_update_events (t);
+        }
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    case SSL_ERROR_SYSCALL:
+      if (errno == 0 || errno == EAGAIN)
+        {
+          /* EOF without close_notify. */
+          ERR_clear_error ();
+          return 0;
+        }
+      g_debug ("%s: TLS %s: %s", t->info.peer_str, op, g_strerror (errno));
+      ERR_clear_error ();
+      errno = EIO;
+      return -1;
+    default:
+      {
+        char reason[256];
+        net_tls_error_string (reason, sizeof reason);
+        g_debug ("%s: TLS %s: %s", t->info.peer_str, op, reason);
+        errno = EPROTO;
+        return -1;
+      }
+    }
+}
+
+ssize_t
+net_tls_read (StTransport *t, void *buf, size_t len)
+{
+  size_t n = 0;
+
+  ERR_clear_error ();
+  errno = 0;
+  int r = SSL_read_ex (t->ssl, buf, len, &n);
+  if (r == 1)
+    return (ssize_t) n;
+  return map_error (t, r, "read");
+}
+
+ssize_t
+net_tls_write (StTransport *t, const void *buf, size_t len)
+{
+  size_t n = 0;
+
+  ERR_clear_error ();
+  errno = 0;
+  int r = SSL_write_ex (t->ssl, buf, len, &n);
+  if (r == 1)
+    return (ssize_t) n;
+  ssize_t m = map_error (t, r, "write");
+  if (m == 0)
+    {
+      errno = EPIPE;
+      return -1;
+    }
+  return m;
+}
+
+int
+net_tls_handshake (StTransport *t)
+{
+  ERR_clear_error ();
+  errno = 0;
+  int r = SSL_do_handshake (t->ssl);
+  if (r == 1)
+    return 1;
+  ssize_t m = map_error (t, r, "handshake");
+  if (m < 0 && errno == EAGAIN)
+    return 0;
+  return -1;
+}
