@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Sessions: clean start, session present, queued and re-delivered messages,
+session expiry, takeover, session expiry changes on DISCONNECT."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mqttwire import *  # noqa: E402,F401,F403
+
+
+def persistent(t):
+    """CONNECT arguments for a session that outlives its connection."""
+    if t.v5:
+        return {"clean": False, "props": {P_SESSION_EXPIRY: 300}}
+    return {"clean": False}
+
+
+def first_persistent(t):
+    """A fresh session that outlives its connection (3.1.1: clean session 0)."""
+    if t.v5:
+        return {"clean": True, "props": {P_SESSION_EXPIRY: 300}}
+    return {"clean": False}
+
+
+@case("clean start: session present 0")
+def _(t):
+    c = t.connect(clean=True, expect_sp=0)
+    c.disconnect()
+    c = t.connect(c.client_id, clean=True, expect_sp=0)
+
+
+@case("session present 1 when a session is resumed")
+def _(t):
+    cid = t.cid("s")
+    # 3.1.1 clean session 0 creates the session even if none existed
+    c = t.connect(cid, expect_sp=0, **persistent(t))
+    c.subscribe([(t.topic(), 1)])
+    c.disconnect()
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    if not t.v5:
+        eq(c.connack.raw, b"\x20\x02\x01\x00", "CONNACK bytes")
+
+
+@case("Session Expiry 0 (default): nothing is kept after disconnect", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    c = t.connect(cid, clean=False, expect_sp=0)
+    c.subscribe([(t.topic(), 1)])
+    c.disconnect()
+    c = t.connect(cid, clean=False, expect_sp=0)
+
+
+@case("clean start discards the old session")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **persistent(t))
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    pub = t.connect()
+    pub.publish(topic, b"queued", qos=1)
+    kw = {"props": {P_SESSION_EXPIRY: 300}} if t.v5 else {}
+    c = t.connect(cid, clean=True, expect_sp=0, **kw)
+    c.expect_nothing(0.5, "message of the discarded session")
+    pub.publish(topic, b"after", qos=1)
+    c.expect_nothing(0.5, "message for the discarded subscription")
+
+
+@case("subscriptions survive reconnect")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    pub = t.connect()
+    pub.publish(topic, b"live", qos=1)
+    p = c.expect_publish(topic, b"live", qos=1)
+    c.ack(p)
+
+
+@case("queued QoS 1 and 2 messages are delivered on resume, in order")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 2)])
+    c.disconnect()
+    pub = t.connect()
+    pub.publish(topic, b"one", qos=1)
+    pub.publish(topic, b"two", qos=2)
+    pub.publish(topic, b"three", qos=1)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    for pl, q in ((b"one", 1), (b"two", 2), (b"three", 1)):
+        p = c.expect_publish(topic, pl, qos=q)
+        c.ack(p)
+    c.expect_nothing(0.5)
+
+
+@case("unacknowledged QoS 1 is re-sent with DUP and the same id")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 1)])
+    pub = t.connect()
+    pub.publish(topic, b"unacked", qos=1)
+    p = c.expect_publish(topic, b"unacked", qos=1)
+    eq(p.dup, 0, "DUP on first delivery")
+    c.abort()
+    time.sleep(0.2)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    p2 = c.expect_publish(topic, b"unacked", qos=1)
+    eq(p2.dup, 1, "DUP on re-delivery")
+    eq(p2.pid, p.pid, "packet id on re-delivery")
+    c.ack(p2)
+    c.expect_nothing(0.5)
+
+
+@case("QoS 2: unacknowledged PUBLISH re-sent with DUP; PUBREL re-sent after PUBREC")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 2)])
+    pub = t.connect()
+    pub.publish(topic, b"m-a", qos=2)
+    pub.publish(topic, b"m-b", qos=2)
+    pa = c.expect_publish(topic, b"m-a", qos=2)
+    pb = c.expect_publish(topic, b"m-b", qos=2)
+    c.send(pubrec(t.version, pa.pid))
+    rel = c.expect(PUBREL)
+    eq(rel.pid, pa.pid, "PUBREL pid")
+    c.abort()
+    time.sleep(0.2)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    # m-a: only the PUBREL again; m-b: the PUBLISH again with DUP
+    got = [c.recv_packet(5), c.recv_packet(5)]
+    check(None not in got, "re-sent packets: %r" % got)
+    rels = [x for x in got if x.type == PUBREL]
+    pubs = [x for x in got if x.type == PUBLISH]
+    check(len(rels) == 1 and len(pubs) == 1, "want one PUBREL and one PUBLISH, got %r" % got)
+    eq(rels[0].pid, pa.pid, "re-sent PUBREL pid")
+    eq((pubs[0].payload, pubs[0].pid, pubs[0].dup, pubs[0].qos), (b"m-b", pb.pid, 1, 2),
+       "re-sent PUBLISH (payload, pid, dup, qos)")
+    c.send(pubcomp(t.version, pa.pid))
+    c.ack(pubs[0])
+    c.expect_nothing(0.5)
+
+
+@case("inbound QoS 2 state survives reconnect (PUBREL after reconnect)")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    sub = t.connect()
+    sub.subscribe([(topic, 2)])
+    c = t.connect(cid, **first_persistent(t))
+    c.send(publish_packet(t.version, topic, b"in2", qos=2, pid=31))
+    eq(c.expect(PUBREC).pid, 31, "PUBREC pid")
+    c.abort()
+    time.sleep(0.2)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    # the client re-sends the PUBLISH with DUP: it must not be delivered twice
+    c.send(publish_packet(t.version, topic, b"in2", qos=2, pid=31, dup=True))
+    eq(c.expect(PUBREC).pid, 31, "PUBREC pid after reconnect")
+    c.send(pubrel(t.version, 31))
+    comp = c.expect(PUBCOMP)
+    eq((comp.pid, comp.rc), (31, 0), "PUBCOMP pid, reason")
+    p = sub.expect_publish(topic, b"in2", qos=2)
+    sub.ack(p)
+    sub.expect_nothing(0.5, "second copy")
+
+
+@case("Session Expiry Interval 1: gone after ~2 s", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, props={P_SESSION_EXPIRY: 1})
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    time.sleep(2.2)
+    pub = t.connect()
+    pub.publish(topic, b"late", qos=1)
+    c = t.connect(cid, clean=False, props={P_SESSION_EXPIRY: 60}, expect_sp=0)
+    c.expect_nothing(0.5, "message for an expired session")
+
+
+@case("Session Expiry Interval 5: present when resumed in time", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    c = t.connect(cid, props={P_SESSION_EXPIRY: 5})
+    c.disconnect()
+    time.sleep(1.0)
+    t.connect(cid, clean=False, props={P_SESSION_EXPIRY: 5}, expect_sp=1)
+
+
+@case("session takeover: the old connection is closed")
+def _(t):
+    cid = t.cid("s")
+    old = t.connect(cid, name="old")
+    new = t.connect(cid, name="new", expect_sp=0)
+    if t.v5:
+        p = old.expect(DISCONNECT)
+        eq(p.rc, 0x8E, "DISCONNECT reason (Session taken over)")
+    old.expect_closed()
+    new.ping()
+
+
+@case("session takeover with clean start 0 keeps the session")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    old = t.connect(cid, name="old", **first_persistent(t))
+    old.subscribe([(topic, 1)])
+    new = t.connect(cid, name="new", expect_sp=1, **persistent(t))
+    if t.v5:
+        eq(old.expect(DISCONNECT).rc, 0x8E, "DISCONNECT reason")
+    old.expect_closed()
+    pub = t.connect()
+    pub.publish(topic, b"to-new", qos=1)
+    p = new.expect_publish(topic, b"to-new")
+    new.ack(p)
+
+
+@case("DISCONNECT may not set Session Expiry when CONNECT had 0 -> 0x82", versions=(5,))
+def _(t):
+    c = t.connect()
+    c.send(disconnect_packet(5, 0, {P_SESSION_EXPIRY: 30}))
+    p = c.expect(DISCONNECT)
+    eq(p.rc, 0x82, "DISCONNECT reason (Protocol Error)")
+    c.expect_closed()
+
+
+@case("DISCONNECT with Session Expiry 0 ends the session", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    c = t.connect(cid, props={P_SESSION_EXPIRY: 300})
+    c.subscribe([t.topic()])
+    c.send(disconnect_packet(5, 0, {P_SESSION_EXPIRY: 0}))
+    c.expect_closed()
+    t.connect(cid, clean=False, props={P_SESSION_EXPIRY: 300}, expect_sp=0)
+
+
+@case("DISCONNECT may extend a non-zero Session Expiry", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    c = t.connect(cid, props={P_SESSION_EXPIRY: 1})
+    c.send(disconnect_packet(5, 0, {P_SESSION_EXPIRY: 60}))
+    c.expect_closed()
+    time.sleep(2.0)
+    t.connect(cid, clean=False, props={P_SESSION_EXPIRY: 60}, expect_sp=1)
+
+
+@case("offline queue keeps only QoS 1/2 matching messages")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    pub = t.connect()
+    pub.publish(t.topic("unrelated"), b"no", qos=1)
+    pub.publish(topic, b"yes", qos=1)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    p = c.expect(PUBLISH)
+    # a QoS 0 copy may or may not be queued; the unrelated topic never is
+    eq((p.topic, p.payload), (topic, b"yes"), "queued message")
+    c.ack(p)
+    c.expect_nothing(0.5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
