@@ -421,7 +421,7 @@ loop_iterate (StLoop *loop)
   if (loop->dirty || loop->again || loop->local->len > 0)
     timeout = 0;
   else
-    timeout = (int) CLAMP (loop->next_tick - monotonic_ms (), 0, NET_TICK_MS);
+    timeout = (int) CLAMP (loop->next_tick - loop->now, 0, NET_TICK_MS);
   if (loop->stopping)
     timeout = MIN (timeout, 10);
 
@@ -467,6 +467,16 @@ loop_iterate (StLoop *loop)
   free_graves (loop);
 }
 
+/* Lingering transports (FIN sent, engine told) do not hold up a stop. */
+static bool
+has_busy_transports (StLoop *loop)
+{
+  for (StTransport *t = loop->transports; t; t = t->next)
+    if (t->state < NET_T_LINGER)
+      return true;
+  return false;
+}
+
 static gpointer
 loop_thread (gpointer data)
 {
@@ -485,7 +495,7 @@ loop_thread (gpointer data)
   while (!loop->done)
     {
       loop_iterate (loop);
-      if (loop->stopping && (loop->transports == NULL || loop->now >= loop->stop_deadline))
+      if (loop->stopping && (!has_busy_transports (loop) || loop->now >= loop->stop_deadline))
         loop->done = true;
     }
 

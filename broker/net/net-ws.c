@@ -109,6 +109,9 @@ net_ws_send_close (StTransport *t, uint16_t code)
     return;
   t->ws->close_sent = true;
   send_control (t, WS_OP_CLOSE, payload, 2);
+  /* Nothing may follow a close frame, not even the engine's answer to
+   * data decoded just before it. */
+  t->out_closed = true;
 }
 
 /* ---- Upgrade ---------------------------------------------------------- */
