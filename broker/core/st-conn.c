@@ -240,8 +240,10 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
       int level = protocol_level (buf, len, header_len);
 
       g_debug ("%s: bad CONNECT: %s", conn->info.peer_str, mqtt_reason_code_name (rc));
+      /* An unknown level above 5 is more likely a newer client that reads
+       * the v5 CONNACK; below, answer in the 3.1.1 form (0x01). */
       if (rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION)
-        connack_refuse (conn, MQTT_V311, rc);
+        connack_refuse (conn, level > MQTT_V5 ? MQTT_V5 : MQTT_V311, rc);
       else if (level == MQTT_V5)
         connack_refuse (conn, MQTT_V5, rc);
       else

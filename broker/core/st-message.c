@@ -8,7 +8,8 @@ static void
 put (uint8_t **p, MqttBytes *dst, MqttBytes src)
 {
   dst->len = src.len;
-  dst->data = *p;
+  /* absent stays NULL; present but empty points at the blob */
+  dst->data = src.data ? *p : NULL;
   if (src.len)
     memcpy (*p, src.data, src.len);
   *p += src.len;
