@@ -716,6 +716,12 @@ net_transport_read (StTransport *t)
       total += filled;
       if (filled > 0)
         process_input (t, buf, filled);
+      if (eof && t->state == NET_T_OPEN && t->pending > 0)
+        {
+          /* A half-close after a request: the answer still goes out. */
+          net_transport_begin_close (t);
+          return;
+        }
       if (eof || failed)
         {
           net_transport_abort (t, eof ? "peer closed" : "read error");

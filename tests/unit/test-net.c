@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -452,6 +453,84 @@ test_tcp_engine_close (void)
   client_close (&c);
   g_usleep (50 * 1000);
   g_assert_cmpint (echo_engine_count (f.engine, "closed"), ==, 1);
+  fixture_stop (&f);
+}
+
+static void
+test_tcp_half_close (void)
+{
+  Fixture f = { 0 };
+  StListenerKind kinds[] = { ST_LISTENER_MQTT };
+
+  fixture_start (&f, 1, kinds, 1, NULL);
+  Client c = client_tcp (port_of (&f, ST_LISTENER_MQTT));
+  /* The request and the FIN arrive together: the answer is still sent. */
+  cwrite (&c, "question", 8);
+  shutdown (c.fd, SHUT_WR);
+  expect (&c, "question");
+  expect_eof (&c);
+  g_assert_true (wait_count (f.engine, "closed", 1));
+  client_close (&c);
+  fixture_stop (&f);
+}
+
+static gint64
+cpu_us (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC
+         + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static void
+test_tcp_emfile (void)
+{
+  Fixture f = { 0 };
+  StListenerKind kinds[] = { ST_LISTENER_MQTT };
+  enum { N = 4 };
+  int fds[N];
+  struct rlimit saved, low;
+
+  fixture_start (&f, 1, kinds, 1, NULL);
+  guint16 port = port_of (&f, ST_LISTENER_MQTT);
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
+  inet_pton (AF_INET, "127.0.0.1", &sin.sin_addr);
+  for (int i = 0; i < N; i++)
+    fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  /* No descriptor left for accept: EMFILE with connections waiting in the
+   * backlog must not make the loop spin. */
+  int probe = dup (0);
+  close (probe);
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = probe;
+  g_test_expect_message ("starling-net", G_LOG_LEVEL_WARNING, "mqtt listener: accept: *pausing accepts*");
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpint (connect (fds[i], (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  gint64 cpu0 = cpu_us ();
+  g_usleep (400 * 1000);
+  gint64 spent = cpu_us () - cpu0;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_test_message ("cpu while out of descriptors: %" G_GINT64_FORMAT " us", spent);
+  g_assert_cmpint (spent, <, 150 * 1000);
+  g_assert_cmpint (echo_engine_count (f.engine, "accepted"), ==, 0);
+  g_test_assert_expected_messages ();
+
+  /* Accepting resumes by itself. */
+  for (int i = 0; i < N; i++)
+    {
+      struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+      setsockopt (fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      Client c = { fds[i], NULL };
+      cwrite (&c, "back", 4);
+      expect (&c, "back");
+      client_close (&c);
+    }
+  g_assert_true (wait_count (f.engine, "closed", N));
   fixture_stop (&f);
 }
 
@@ -1069,6 +1148,8 @@ main (int argc, char **argv)
   g_test_add_func ("/net/tcp/large-transfer", test_tcp_large);
   g_test_add_func ("/net/tcp/partial-tail", test_tcp_partial_tail);
   g_test_add_func ("/net/tcp/engine-close", test_tcp_engine_close);
+  g_test_add_func ("/net/tcp/half-close", test_tcp_half_close);
+  g_test_add_func ("/net/tcp/emfile", test_tcp_emfile);
   g_test_add_func ("/net/tcp/stop-live", test_tcp_stop_live);
   g_test_add_func ("/net/two-nets", test_two_nets);
   g_test_add_func ("/net/errors", test_errors);
