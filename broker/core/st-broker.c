@@ -120,8 +120,10 @@ publish_will_locked (StBroker *b, StSession *s, GPtrArray *wake)
   s->will_at_ms = 0;
   if (!will)
     return;
-  if (st_message_expired (will, st_now_ms ()))
-    return;
+  /* The session holds the only reference until now, so the relative
+   * deadline set at CONNECT can still be made absolute. */
+  if (will->expire_at_ms)
+    will->expire_at_ms += st_now_ms ();
   g_info ("publishing will of %s on %.*s", s->client_id,
           (int) will->topic.len, (const char *) will->topic.data);
   st_broker_publish_locked (b, will, s, wake);

@@ -337,8 +337,10 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
   uint32_t will_delay = 0;
   if (c->will_flag)
     {
+      /* now_ms 0: a will's Message Expiry Interval runs from when it is
+       * published, so its deadline is made absolute then (publish_will_locked). */
       will = st_message_new (c->will_topic, c->will_payload, c->will_qos, c->will_retain,
-                             v5 ? &c->will_props : NULL, st_now_ms ());
+                             v5 ? &c->will_props : NULL, 0);
       if (v5 && mqtt_props_has (&c->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
         will_delay = c->will_props.will_delay_interval;
     }
@@ -578,61 +580,77 @@ conn_pump (StConn *conn)
 {
   const StLimits *limits = &conn->engine->limits;
 
-  if (conn->state != ST_CONN_ACTIVE || !conn->t)
-    return;
-
-  StBroker *b = conn->broker;
-  size_t pending = st_transport_pending (conn->t);
-  gint64 now = st_now_ms ();
-
-  g_mutex_lock (&b->lock);
-  conn->pump_scheduled = false;
-  StSession *s = conn->session;
-  while (s && s->queue.length > 0 && pending <= limits->max_output_buffer)
+  for (;;)
     {
-      StDelivery *d = g_queue_peek_head (&s->queue);
+      if (conn->state != ST_CONN_ACTIVE || !conn->t)
+        return;
 
-      if (d->qos > 0 && s->inflight.length >= s->receive_max)
-        break;
-      d = st_session_dequeue (s);
-      if (st_message_expired (d->msg, now))
-        {
-          s->dropped_expired++;
-          st_delivery_free (d);
-          continue;
-        }
+      StBroker *b = conn->broker;
+      size_t pending = st_transport_pending (conn->t);
+      gint64 now = st_now_ms ();
+      bool held_back = false;
 
-      MqttPublish p;
-      fill_publish (conn, &p, d->msg, d->qos, d->retain, false, d->qos ? 1 : 0,
-                    d->ids, d->n_ids, now);
-      if (conn->client_alias_max)
+      g_mutex_lock (&b->lock);
+      conn->pump_scheduled = false;
+      StSession *s = conn->session;
+      while (s && s->queue.length > 0)
         {
-          /* the first use of an alias carries both topic and alias */
-          p.props.present |= MQTT_PROP_BIT (MQTT_PROP_TOPIC_ALIAS);
-          p.props.topic_alias = 1;
+          StDelivery *d = g_queue_peek_head (&s->queue);
+
+          if (pending > limits->max_output_buffer)
+            {
+              held_back = true;
+              break;
+            }
+          if (d->qos > 0 && s->inflight.length >= s->receive_max)
+            break;
+          d = st_session_dequeue (s);
+          if (st_message_expired (d->msg, now))
+            {
+              s->dropped_expired++;
+              st_delivery_free (d);
+              continue;
+            }
+
+          MqttPublish p;
+          fill_publish (conn, &p, d->msg, d->qos, d->retain, false, d->qos ? 1 : 0,
+                        d->ids, d->n_ids, now);
+          if (conn->client_alias_max)
+            {
+              /* the first use of an alias carries both topic and alias */
+              p.props.present |= MQTT_PROP_BIT (MQTT_PROP_TOPIC_ALIAS);
+              p.props.topic_alias = 1;
+            }
+          size_t size = mqtt_publish_size (conn->version, &p);
+          if (conn->client_max_packet && size > conn->client_max_packet)
+            {
+              /* MQTT 3.1.2.25: discard as if sent. */
+              s->dropped_too_large++;
+              g_debug ("%s: skipping a %zu byte message over its Maximum Packet Size",
+                       conn->client_id, size);
+              st_delivery_free (d);
+              continue;
+            }
+          if (d->qos > 0)
+            {
+              d->packet_id = st_session_alloc_packet_id (s);
+              st_session_inflight_add (s, d);
+            }
+          add_send (conn, d->msg, d->packet_id, d->qos, d->retain, false, d->ids, d->n_ids);
+          if (d->qos == 0)
+            st_delivery_free (d);
+          pending += size;
         }
-      size_t size = mqtt_publish_size (conn->version, &p);
-      if (conn->client_max_packet && size > conn->client_max_packet)
-        {
-          /* MQTT 3.1.2.25: discard as if sent. */
-          s->dropped_too_large++;
-          g_debug ("%s: skipping a %zu byte message over its Maximum Packet Size", conn->client_id, size);
-          st_delivery_free (d);
-          continue;
-        }
-      if (d->qos > 0)
-        {
-          d->packet_id = st_session_alloc_packet_id (s);
-          st_session_inflight_add (s, d);
-        }
-      add_send (conn, d->msg, d->packet_id, d->qos, d->retain, false, d->ids, d->n_ids);
-      if (d->qos == 0)
-        st_delivery_free (d);
-      pending += size;
+      g_mutex_unlock (&b->lock);
+
+      send_collected (conn);
+
+      /* Held back for a slow consumer: asking the transport for its backlog
+       * now also arms st_conn_drained (it fires once the backlog halves).
+       * If the estimate was pessimistic, go on right away. */
+      if (!held_back || !conn->t || st_transport_pending (conn->t) > limits->max_output_buffer)
+        return;
     }
-  g_mutex_unlock (&b->lock);
-
-  send_collected (conn);
 }
 
 static void
