@@ -365,7 +365,8 @@ static inline void
 mqtt_iter_init (MqttIter *it, MqttBytes b)
 {
   it->p = b.data;
-  it->end = b.data + b.len;
+  /* An empty list may have data == NULL, and NULL + 0 is undefined in C. */
+  it->end = b.len ? b.data + b.len : b.data;
 }
 
 bool mqtt_user_props_next  (MqttIter *it, MqttBytes *key, MqttBytes *value);

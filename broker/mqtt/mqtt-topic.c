@@ -71,8 +71,8 @@ mqtt_topic_filter_valid (MqttBytes filter, bool allow_shared)
 bool
 mqtt_topic_matches (MqttBytes filter, MqttBytes topic)
 {
-  const uint8_t *f = filter.data, *fe = filter.data + filter.len;
-  const uint8_t *t = topic.data, *te = topic.data + topic.len;
+  const uint8_t *f = filter.data, *fe = filter.len ? filter.data + filter.len : f;
+  const uint8_t *t = topic.data, *te = topic.len ? topic.data + topic.len : t;
   bool topic_done = false;
 
   /* [MQTT-4.7.2-1]: "#" and "+/..." do not match "$SYS/..." and the like. */
