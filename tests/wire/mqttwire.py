@@ -628,14 +628,18 @@ class Broker:
         self.log_path = None
         self.log = None
 
-    def start(self, extra_args=()):
-        self.dir = tempfile.mkdtemp(prefix="starling-wire-")
+    def start(self, extra_args=(), reuse_dir=None):
+        """Start starlingd; reuse_dir restarts on another broker's directory
+        (same data dir: the persistence tests)."""
+        self.dir = reuse_dir or tempfile.mkdtemp(prefix="starling-wire-")
         data = os.path.join(self.dir, "data")
-        os.mkdir(data)
+        os.makedirs(data, exist_ok=True)
         self.data_dir = data
         ready = os.path.join(self.dir, "ready.json")
+        if os.path.exists(ready):
+            os.unlink(ready)
         self.log_path = os.path.join(self.dir, "broker.log")
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         cmd = [self.exe, "--dev", "--data-dir", data,
                "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0",
                "--ws", "127.0.0.1:0", "--wss", "127.0.0.1:0",
