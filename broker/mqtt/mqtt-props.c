@@ -243,6 +243,12 @@ mqtt_props_decode (MqttReader     *r,
       props->user_properties.len = (uint32_t) (user_end - user_start);
     }
 
+  /* [MQTT-3.3.2-14]: a Response Topic is a topic name, so it is published
+   * to as is; no reason code is named for it, mosquitto uses 0x82 too. */
+  if (mqtt_props_has (props, MQTT_PROP_RESPONSE_TOPIC) &&
+      !mqtt_topic_name_valid (props->response_topic))
+    return MQTT_RC_PROTOCOL_ERROR;
+
   if (mqtt_props_has (props, MQTT_PROP_AUTHENTICATION_DATA) &&
       !mqtt_props_has (props, MQTT_PROP_AUTHENTICATION_METHOD))
     return MQTT_RC_PROTOCOL_ERROR;
