@@ -325,6 +325,43 @@ st_jwt_sign (StSigningKey       *key,
   return g_strconcat (input, ".", sig64, NULL);
 }
 
+/* Tokens arrive before authentication, and json-glib parses (and frees)
+ * nesting by recursion: 60 KiB of "[" is enough to overflow a thread's
+ * stack. Real claims nest two levels deep, so refuse anything past this
+ * before the parser sees it. */
+#define MAX_JSON_DEPTH 16
+
+static gboolean
+json_depth_ok (const char *json,
+               gsize       len)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = json[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > MAX_JSON_DEPTH)
+            return FALSE;
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
 /* Decodes one base64url part into a JSON object. */
 static JsonObject *
 decode_object (const char  *text,
@@ -351,6 +388,12 @@ decode_object (const char  *text,
     {
       g_set_error (error, ST_JWT_ERROR, ST_JWT_ERROR_MALFORMED,
                    "%s is not UTF-8 text", what);
+      return NULL;
+    }
+  if (!json_depth_ok ((const char *) json, json_len))
+    {
+      g_set_error (error, ST_JWT_ERROR, ST_JWT_ERROR_MALFORMED,
+                   "%s nests deeper than %d levels", what, MAX_JSON_DEPTH);
       return NULL;
     }
   parser = json_parser_new ();

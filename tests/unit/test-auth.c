@@ -789,6 +789,28 @@ test_jwt_malformed (void)
     g_free ((char *) cases[i]);
 
   assert_verify (huge, key, NOW, ST_JWT_ERROR_MALFORMED);
+
+  /* Deep nesting is refused before json-glib's recursive parser could run
+   * out of stack on it; 16 levels pass, brackets inside strings don't count. */
+  {
+    g_autoptr(GString) deep = g_string_new ("{\"iat\":1700000000,\"sub\":\"c\",\"jti\":\"j\",\"x\":");
+    g_autofree char *token = NULL;
+
+    for (int i = 0; i < 20000; i++)
+      g_string_append_c (deep, '[');
+    for (int i = 0; i < 20000; i++)
+      g_string_append_c (deep, ']');
+    g_string_append_c (deep, '}');
+    token = forge (key, header, deep->str);
+    g_assert_cmpuint (strlen (token), <=, ST_JWT_MAX_LEN);
+    assert_verify (token, key, NOW, ST_JWT_ERROR_MALFORMED);
+  }
+  assert_payload (key, "{\"iat\":1700000000,\"sub\":\"c\",\"jti\":\"j\","
+                  "\"x\":[[[[[[[[[[[[[[[\"]]]]]]]]]]]]]]]]]]]]\"]]]]]]]]]]]]]]]}", -1);
+  assert_payload (key, "{\"iat\":1700000000,\"sub\":\"c\",\"jti\":\"j\","
+                  "\"x\":[[[[[[[[[[[[[[[\"\\\"[\"]]]]]]]]]]]]]]]}", -1);
+  assert_payload (key, "{\"iat\":1700000000,\"sub\":\"c\",\"jti\":\"j\","
+                  "\"x\":[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]}", ST_JWT_ERROR_MALFORMED);
   /* The control: the untouched token is fine. */
   assert_verify (good, key, NOW, -1);
 }
