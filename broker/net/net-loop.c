@@ -114,7 +114,7 @@ net_loop_free (StLoop *loop)
 bool
 st_loop_is_current (StLoop *loop)
 {
-  return loop->self == g_thread_self ();
+  return g_atomic_pointer_get (&loop->self) == (gpointer) g_thread_self ();
 }
 
 guint
@@ -347,12 +347,23 @@ read_again (StLoop *loop)
 static void
 free_graves (StLoop *loop)
 {
+  StTransport *keep = NULL;
+
   while (loop->grave)
     {
       StTransport *t = loop->grave;
       loop->grave = t->grave_next;
+      /* Still on a list for the next iteration (it died after being
+       * queued there): that pass skips it, then it goes. */
+      if (t->in_dirty || t->in_again)
+        {
+          t->grave_next = keep;
+          keep = t;
+          continue;
+        }
       net_transport_free (t);
     }
+  loop->grave = keep;
 }
 
 static void
@@ -488,7 +499,7 @@ loop_thread (gpointer data)
   sigfillset (&all);
   pthread_sigmask (SIG_BLOCK, &all, NULL);
 
-  loop->self = g_thread_self ();
+  g_atomic_pointer_set (&loop->self, g_thread_self ());
   loop->now = monotonic_ms ();
   loop->next_tick = loop->now;
 
@@ -505,7 +516,7 @@ loop_thread (gpointer data)
     net_transport_abort (loop->transports, "server stopped");
   run_invokes (loop);
   free_graves (loop);
-  loop->self = NULL;
+  g_atomic_pointer_set (&loop->self, NULL);
   return NULL;
 }
 
@@ -545,4 +556,18 @@ net_loop_join (StLoop *loop)
     return;
   g_thread_join (loop->thread);
   loop->thread = NULL;
+}
+
+/* After every loop thread is gone: runs what was still sent to this
+ * loop, on the caller's thread, so that the data they carry (payload
+ * references, say) is released. Returns whether anything ran. */
+bool
+net_loop_drain_orphans (StLoop *loop)
+{
+  g_assert (loop->thread == NULL);
+  bool ran = loop->inbox->len > 0 || loop->local->len > 0;
+
+  run_invokes (loop);
+  free_graves (loop);
+  return ran;
 }

@@ -186,6 +186,7 @@ void     net_loop_free           (StLoop *loop);
 gboolean net_loop_start          (StLoop *loop, GError **error);
 void     net_loop_request_stop   (StLoop *loop);
 void     net_loop_join           (StLoop *loop);
+bool     net_loop_drain_orphans  (StLoop *loop);
 void     net_loop_mark_dirty     (StLoop *loop, StTransport *t);
 void     net_loop_mark_again     (StLoop *loop, StTransport *t);
 void     net_loop_timed_add      (StLoop *loop, StTransport *t, gint64 deadline);

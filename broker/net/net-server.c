@@ -158,7 +158,7 @@ bind_listener (StNet *net, StListenerKind kind, GError **error)
       if (fd < 0)
         goto fail;
       net->loops[i]->listeners[kind].fd = fd;
-      if (listen (fd, 1024) < 0)
+      if (listen (fd, SOMAXCONN) < 0)
         {
           err = errno;
           goto fail;
@@ -278,6 +278,8 @@ st_net_stop (StNet *net)
 {
   if (net->stopped)
     return;
+  for (guint i = 0; i < net->n_loops; i++)
+    g_return_if_fail (net->loops[i] == NULL || !st_loop_is_current (net->loops[i]));
   net->stopped = true;
   for (guint i = 0; i < net->n_loops; i++)
     if (net->loops[i] && net->loops[i]->thread)
@@ -285,6 +287,18 @@ st_net_stop (StNet *net)
   for (guint i = 0; i < net->n_loops; i++)
     if (net->loops[i])
       net_loop_join (net->loops[i]);
+
+  /* Invokes that raced with the stop (one loop posting to another that
+   * had already finished) run here rather than leak what they carry. */
+  bool ran;
+  do
+    {
+      ran = false;
+      for (guint i = 0; i < net->n_loops; i++)
+        if (net->loops[i] && net_loop_drain_orphans (net->loops[i]))
+          ran = true;
+    }
+  while (ran);
 }
 
 void

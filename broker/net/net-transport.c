@@ -382,7 +382,6 @@ net_transport_flush (StTransport *t)
   if (t->pending > 0 && (!t->out_armed || t->writable))
     {
       bool blocked = false;
-      size_t before = t->pending;
       ssize_t n = t->ssl ? write_tls (t, &blocked) : write_plain (t, &blocked);
       t->writable = false;
       if (n < 0)
@@ -395,7 +394,6 @@ net_transport_flush (StTransport *t)
           t->out_armed = true;
           net_transport_update_events (t);
         }
-      (void) before;
     }
   if (t->pending == 0 && t->out_armed)
     {

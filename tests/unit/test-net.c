@@ -553,6 +553,7 @@ test_tcp_stop_live (void)
 
   gint64 t0 = g_get_monotonic_time ();
   st_net_stop (f.net);
+  g_test_message ("stop took %" G_GINT64_FORMAT " us", g_get_monotonic_time () - t0);
   g_assert_cmpint (g_get_monotonic_time () - t0, <, 2 * G_USEC_PER_SEC);
   g_assert_cmpint (echo_engine_count (f.engine, "shutdowns"), ==, N);
   g_assert_cmpint (echo_engine_count (f.engine, "closed"), ==, N);
