@@ -1629,7 +1629,8 @@ st_store_broker_update (StStore             *self,
   if (ok)
     {
       if (fields & ST_STORE_BROKER_DESCRIPTION)
-        replace_string (&current->description, values->description != NULL ? values->description : "");
+        replace_string (&current->description,
+                        values->description != NULL ? values->description : "");
       if (fields & ST_STORE_BROKER_AUTH_TYPE)
         current->auth_type = values->auth_type;
       if (fields & ST_STORE_BROKER_EXPIRATION)

@@ -189,7 +189,9 @@ test_time_format (void)
   g_autoptr(GDateTime) dt = g_date_time_new_utc (2026, 11, 25, 18, 2, 3);
   gint64 usec = g_date_time_to_unix (dt) * G_USEC_PER_SEC + 123456;
   g_autofree char *s = st_store_time_format (usec);
-  g_autofree char *early = st_store_time_format (G_GINT64_CONSTANT (946684800) * G_USEC_PER_SEC + 1);
+  g_autofree char *early = NULL;
+
+  early = st_store_time_format (G_GINT64_CONSTANT (946684800) * G_USEC_PER_SEC + 1);
 
   g_assert_cmpstr (s, ==, "2026-11-25T18:02:03.123456Z");
   g_assert_cmpstr (early, ==, "2000-01-01T00:00:00.000001Z");
@@ -484,7 +486,7 @@ test_brokers (void)
   g_assert_error (error, ST_STORE_ERROR, ST_STORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  make_broker (store, "one", "another");
+  st_store_broker_free (make_broker (store, "one", "another"));
   list = st_store_broker_list (store, "one", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 2);
@@ -617,6 +619,15 @@ test_keys (void)
   g_assert_cmpuint (list->len, ==, 1);
 }
 
+/* jtis shaped like the ULIDs the daemon issues */
+#define ULID(n) "01JQ000000000000000000000" #n
+
+static GPtrArray *
+credential_array (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) st_store_credential_free);
+}
+
 static StStoreCredential *
 make_credential (const char *jti, const char *client_id, gint64 iat, gint64 exp, const char *acl)
 {
@@ -637,15 +648,15 @@ test_credentials (void)
   g_autoptr(StStore) store = open_store ();
   g_autoptr(StStoreNamespace) ns = st_store_namespace_create (store, "ns", NULL, NULL);
   g_autoptr(StStoreBroker) broker = make_broker (store, "ns", "b");
-  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) st_store_credential_free);
-  g_autoptr(GPtrArray) bad = g_ptr_array_new_with_free_func ((GDestroyNotify) st_store_credential_free);
+  g_autoptr(GPtrArray) batch = credential_array ();
+  g_autoptr(GPtrArray) bad = credential_array ();
   g_autoptr(GPtrArray) list = NULL;
   StStoreCredential *c;
 
-  g_ptr_array_add (batch, make_credential ("01JQ0000000000000000000001", "client-a", 1000, 0, "\"#\""));
-  g_ptr_array_add (batch, make_credential ("01JQ0000000000000000000002", "client-b", 1001, 4601,
+  g_ptr_array_add (batch, make_credential (ULID (1), "client-a", 1000, 0, "\"#\""));
+  g_ptr_array_add (batch, make_credential (ULID (2), "client-b", 1001, 4601,
                                            "[\"sensors/+/temp\",\"cmd/#\"]"));
-  g_ptr_array_add (batch, make_credential ("01JQ0000000000000000000003", "client-a", 1002, 0, "\"a/b\""));
+  g_ptr_array_add (batch, make_credential (ULID (3), "client-a", 1002, 0, "\"a/b\""));
   g_assert_true (st_store_credentials_add (store, broker->id,
                                            (StStoreCredential **) batch->pdata, batch->len,
                                            &error));
@@ -656,7 +667,7 @@ test_credentials (void)
   g_assert_cmpuint (list->len, ==, 3);
   c = list->pdata[1];
   g_assert_cmpstr (c->broker_id, ==, broker->id);
-  g_assert_cmpstr (c->jti, ==, "01JQ0000000000000000000002");
+  g_assert_cmpstr (c->jti, ==, ULID (2));
   g_assert_cmpstr (c->client_id, ==, "client-b");
   g_assert_cmpint (c->iat, ==, 1001);
   g_assert_cmpint (c->exp, ==, 4601);
@@ -668,15 +679,15 @@ test_credentials (void)
   list = st_store_credential_list (store, broker->id, "client-a", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 2);
-  g_assert_cmpstr (((StStoreCredential *) list->pdata[0])->jti, ==, "01JQ0000000000000000000001");
-  g_assert_cmpstr (((StStoreCredential *) list->pdata[1])->jti, ==, "01JQ0000000000000000000003");
+  g_assert_cmpstr (((StStoreCredential *) list->pdata[0])->jti, ==, ULID (1));
+  g_assert_cmpstr (((StStoreCredential *) list->pdata[1])->jti, ==, ULID (3));
   g_clear_pointer (&list, g_ptr_array_unref);
 
   /* A batch failing at its third item (a jti already recorded) leaves none
    * of it: the first two are rolled back with it. */
-  g_ptr_array_add (bad, make_credential ("01JQ0000000000000000000004", "client-c", 1003, 0, "\"#\""));
-  g_ptr_array_add (bad, make_credential ("01JQ0000000000000000000005", "client-c", 1004, 0, "\"#\""));
-  g_ptr_array_add (bad, make_credential ("01JQ0000000000000000000001", "client-c", 1005, 0, "\"#\""));
+  g_ptr_array_add (bad, make_credential (ULID (4), "client-c", 1003, 0, "\"#\""));
+  g_ptr_array_add (bad, make_credential (ULID (5), "client-c", 1004, 0, "\"#\""));
+  g_ptr_array_add (bad, make_credential (ULID (1), "client-c", 1005, 0, "\"#\""));
   g_assert_false (st_store_credentials_add (store, broker->id,
                                             (StStoreCredential **) bad->pdata, bad->len, &error));
   g_assert_error (error, ST_STORE_ERROR, ST_STORE_ERROR_DUPLICATE);
@@ -685,13 +696,13 @@ test_credentials (void)
 
   /* topicAcl must be JSON; the database checks. */
   g_ptr_array_set_size (bad, 0);
-  g_ptr_array_add (bad, make_credential ("01JQ0000000000000000000006", "client-c", 1003, 0, "#"));
+  g_ptr_array_add (bad, make_credential (ULID (6), "client-c", 1003, 0, "#"));
   g_assert_false (st_store_credentials_add (store, broker->id,
                                             (StStoreCredential **) bad->pdata, bad->len, &error));
   g_assert_error (error, ST_STORE_ERROR, ST_STORE_ERROR_INVALID);
   g_clear_error (&error);
   g_ptr_array_set_size (bad, 0);
-  g_ptr_array_add (bad, make_credential ("01JQ0000000000000000000007", "client-c", 1003, 5, "\"#\""));
+  g_ptr_array_add (bad, make_credential (ULID (7), "client-c", 1003, 5, "\"#\""));
   g_assert_false (st_store_credentials_add (store, broker->id,
                                             (StStoreCredential **) bad->pdata, bad->len, &error));
   g_assert_error (error, ST_STORE_ERROR, ST_STORE_ERROR_INVALID);
@@ -825,7 +836,8 @@ populate (StStore *store)
       g_assert_no_error (error);
     }
   {
-    g_autoptr(StStoreKey) key = st_store_key_add (store, survivor->id, "kid-survivor", priv, &error);
+    g_autoptr(StStoreKey) key = st_store_key_add (store, survivor->id, "kid-survivor", priv,
+                                                  &error);
     g_autoptr(StStoreCredential) cred = make_credential ("jti-survivor", "c", 1, 0, "\"#\"");
     const char *jtis[] = { "jti-survivor", NULL };
 
@@ -864,7 +876,8 @@ test_cascade (void)
   g_assert_cmpint (raw_int ("SELECT count (*) FROM signing_keys"), ==, 1);
   g_assert_cmpint (raw_int ("SELECT count (*) FROM credentials"), ==, 1);
   g_assert_cmpint (raw_int ("SELECT count (*) FROM revocations"), ==, 1);
-  g_assert_cmpint (raw_int ("SELECT count (*) FROM signing_keys WHERE kid = 'kid-survivor'"), ==, 1);
+  g_assert_cmpint (raw_int ("SELECT count (*) FROM signing_keys WHERE kid = 'kid-survivor'"),
+                   ==, 1);
   g_assert_null (st_store_key_lookup (store, "kid-b1", &error));
   g_assert_error (error, ST_STORE_ERROR, ST_STORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
@@ -898,7 +911,7 @@ test_fault_rollback (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(StStore) store = open_store ();
   g_autoptr(StStoreBroker) broker = NULL;
-  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) st_store_credential_free);
+  g_autoptr(GPtrArray) batch = credential_array ();
   FailHook hook = { 0 };
   const char *jtis[] = { "x1", "x2", NULL };
   StStoreBroker patch = { .description = (char *) "not saved" };
