@@ -215,6 +215,53 @@ def _(t):
         check(p.type != CONNACK or p.rc >= 0x80, "unexpected %r" % p)
 
 
+@case("will topic with a wildcard -> CONNACK 0x90 / closed")
+def _(t):
+    c = t.client()
+    c.send(connect_packet(t.version, t.cid(), will={"topic": t.topic("+"), "payload": b"w"}))
+    t.expect_connack_error(c, 0x90)
+    t.assert_alive()
+
+
+@case("Request Problem Information 2 -> CONNACK 0x82", versions=(5,))
+def _(t):
+    c = t.client()
+    c.send(connect_packet(5, t.cid(), props={P_REQUEST_PROBLEM_INFO: 2}))
+    t.expect_connack_error(c, 0x82)
+
+
+@case("will property not allowed (Subscription Identifier) -> CONNACK 0x81", versions=(5,))
+def _(t):
+    c = t.client()
+    c.send(connect_packet(5, t.cid(), will={"topic": t.topic("w"), "payload": b"w",
+                                            "props": {P_SUBSCRIPTION_ID: 1}}))
+    t.expect_connack_error(c, 0x81)
+
+
+@case("keep alive 0 disables the keep alive timer", versions=(5,))
+def _(t):
+    c = t.connect(keepalive=0)
+    check(not c.connack.props.has(P_SERVER_KEEP_ALIVE),
+          "Server Keep Alive without a cap: %r" % c.connack)
+    time.sleep(2.0)
+    c.ping()
+
+
+@case("many connections at once (200)", versions=(4,))
+def _(t):
+    cs = []
+    for i in range(200):
+        c = t.client()
+        c.send(connect_packet(4, t.cid()))
+        cs.append(c)
+    for c in cs:
+        eq(c.expect(CONNACK).raw, b"\x20\x02\x00\x00", "CONNACK bytes")
+    for c in cs:
+        c.send(pingreq())
+    for c in cs:
+        c.expect(PINGRESP)
+
+
 @case("starlingd exits 0 on SIGTERM with clients connected", versions=(5,))
 def _(t):
     b = mqttwire.Broker()

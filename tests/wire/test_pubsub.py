@@ -528,5 +528,120 @@ def _(t):
     sub.ack(p)
 
 
+@case("fan-out to 12 subscribers across I/O threads keeps order")
+def _(t):
+    topic = t.topic()
+    subs = []
+    for i in range(12):
+        s = t.connect(name="s%d" % i)
+        s.subscribe([(topic, 1)])
+        subs.append(s)
+    pub = t.connect()
+    n = 50
+    pub.send(b"".join(publish_packet(t.version, topic, b"%d" % i, qos=1, pid=i + 1)
+                      for i in range(n)))
+    for s in subs:
+        for i in range(n):
+            p = s.expect_publish(topic, b"%d" % i, qos=1)
+            s.send(puback(t.version, p.pid))
+    for i in range(n):
+        eq(pub.expect(PUBACK).pid, i + 1, "PUBACK order")
+
+
+@case("a subscriber that does not read does not stall others")
+def _(t):
+    topic = t.topic()
+    slow = t.connect(name="slow")
+    slow.subscribe([(topic, 0)])
+    fast = t.connect(name="fast")
+    fast.subscribe([(topic, 0)])
+    pub = t.connect(name="pub")
+    chunk = b"s" * 65000
+    n = 160  # about 10 MiB: more than the broker's 4 MiB output buffer
+    for i in range(n):
+        pub.send(publish_packet(t.version, topic, b"%05d" % i + chunk))
+        p = fast.expect_publish(topic, qos=0, timeout=10)
+        eq(p.payload[:5], b"%05d" % i, "fast subscriber order")
+    pub.ping()
+    fast.ping()
+    # the slow one may lose QoS 0 messages, but what it gets is in order
+    last = -1
+    got = 0
+    while True:
+        p = slow.recv_packet(1.0)
+        if p is None:
+            break
+        k = int(p.payload[:5])
+        check(k > last, "slow subscriber got %d after %d" % (k, last))
+        last = k
+        got += 1
+    check(got > 0, "slow subscriber got nothing at all")
+    t.assert_alive()
+
+
+@case("PUBACK/PUBCOMP for unknown ids are ignored")
+def _(t):
+    c = t.connect()
+    c.send(puback(t.version, 999) + pubcomp(t.version, 998))
+    c.ping()
+
+
+@case("Subscription Identifier in a client PUBLISH -> 0x82", versions=(5,))
+def _(t):
+    c = t.connect()
+    c.send(publish_packet(5, t.topic(), b"x", props={P_SUBSCRIPTION_ID: 3}))
+    t.expect_error(c, 0x82)
+    t.assert_alive()
+
+
+@case("UNSUBSCRIBE matches the filter string exactly")
+def _(t):
+    b = t.topic()
+    sub = t.connect()
+    sub.subscribe([b + "/x", b + "/+"])
+    sub.unsubscribe([b + "/+"], expect_codes=[0x00])
+    pub = t.connect()
+    pub.publish(b + "/x", b"still")
+    sub.expect_publish(b + "/x", b"still")
+    pub.publish(b + "/y", b"no")
+    sub.expect_nothing(0.5)
+
+
+@case("Request Problem Information 0: no Reason String on PUBACK", versions=(5,))
+def _(t):
+    c = t.connect(props={P_REQUEST_PROBLEM_INFO: 0})
+    a = c.publish(t.topic("nobody"), b"x", qos=1)
+    check(not a.props.has(P_REASON_STRING) and not a.props.has(P_USER_PROPERTY),
+          "PUBACK carries a Reason String or User Property: %r" % a)
+    c.send(pubrel(5, 4321))
+    p = c.expect(PUBCOMP)
+    check(not p.props.has(P_REASON_STRING), "PUBCOMP carries a Reason String: %r" % p)
+
+
+@case("invalid topic filters are refused")
+def _(t):
+    b = t.topic()
+    for bad in (b + "/#/x", b + "/a+", b + "/#x", b + "/x#", "+a"):
+        c = t.connect()
+        pid = c.pid()
+        c.send(subscribe_packet(t.version, pid, [(b + "/ok", 1), (bad, 1)]))
+        p = c.recv_packet(5)
+        # a SUBACK refusing that filter, or a malformed-packet disconnect
+        if p is not None and p.type == SUBACK:
+            eq(p.pid, pid, "SUBACK pid")
+            want = [1, 0x8F] if t.v5 else [1, 0x80]
+            eq(p.codes, want, "SUBACK codes for %r" % bad)
+            c.ping()
+        elif p is not None and p.type == DISCONNECT and t.v5:
+            eq(p.rc, 0x81, "DISCONNECT reason for %r" % bad)
+            c.expect_closed()
+        elif p is None and not t.v5:
+            raise Fail("no SUBACK and no close for %r" % bad)
+        elif p is not None:
+            raise Fail("for %r got %r" % (bad, p))
+        c.close()
+    t.assert_alive()
+
+
 if __name__ == "__main__":
     sys.exit(main())
