@@ -23,6 +23,11 @@
  * RFC 3339 form ("2026-11-25T18:02:03.123456Z").  0 means "never".
  * Credential iat/exp are JWT NumericDates (seconds), as in the token.
  *
+ * Names of namespaces and brokers are RFC 1035 labels, case-folded to
+ * lowercase (st_store_name_valid()).  Creating with an invalid name is
+ * INVALID; looking one up is simply NOT_FOUND.  Ids are 32 lowercase hex
+ * digits from OpenSSL's CSPRNG.
+ *
  * Returned records are owned by the caller (g_autoptr works on all of
  * them); lists are GPtrArrays that free their elements.
  */
@@ -132,7 +137,7 @@ const char *st_store_get_path        (StStore        *self);
 const char *st_store_get_account_id  (StStore        *self);
 int         st_store_get_schema_version (StStore     *self);
 
-/* Names, values, times */
+/* Names, values, times.  st_store_time_format() gives NULL for 0 (never). */
 
 gboolean    st_store_name_valid      (const char     *name,
                                       char          **folded);
@@ -144,7 +149,10 @@ const char *st_store_auth_type_to_string (StStoreAuthType type);
 gboolean    st_store_auth_type_from_string (const char *str,
                                       StStoreAuthType *type);
 
-/* API tokens */
+/* API tokens.  create returns the secret (40 base64url characters) once;
+ * only its SHA-256 is stored.  verify fails with NOT_FOUND for an unknown
+ * or revoked secret and records last_used (to the minute).  The caller
+ * enforces the scope: edit may write, read may only read. */
 
 StStoreToken *st_store_token_create  (StStore        *self,
                                       const char     *name,
@@ -224,7 +232,9 @@ gboolean    st_store_key_remove      (StStore        *self,
                                       const char     *kid,
                                       GError        **error);
 
-/* Issued credentials (metadata), per broker id */
+/* Issued credentials (metadata), per broker id; the records' own
+ * broker_id and revoked fields are ignored when adding.  Adding is all or
+ * nothing. */
 
 gboolean    st_store_credentials_add (StStore        *self,
                                       const char     *broker_id,

@@ -224,6 +224,7 @@ test_tokens (void)
   g_autofree char *path = db_path ();
   g_autofree char *wal = g_strconcat (path, "-wal", NULL);
   char *secret = NULL;
+  gint64 last_used;
 
   edit = st_store_token_create (store, "ci deploy", ST_STORE_SCOPE_EDIT, &edit_secret, &error);
   g_assert_no_error (error);
@@ -250,7 +251,15 @@ test_tokens (void)
   g_assert_cmpstr (verified->name, ==, "ci deploy");
   g_assert_cmpint (verified->scope, ==, ST_STORE_SCOPE_EDIT);
   g_assert_cmpint (verified->last_used, >=, edit->created_on);
+  last_used = verified->last_used;
   g_clear_pointer (&verified, st_store_token_free);
+
+  /* Used again within the minute: the recorded time stays. */
+  verified = st_store_token_verify (store, edit_secret, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (verified->last_used, ==, last_used);
+  g_clear_pointer (&verified, st_store_token_free);
+  g_assert_cmpint (raw_int ("SELECT max (last_used) FROM api_tokens"), ==, last_used);
 
   verified = st_store_token_verify (store, read_secret, &error);
   g_assert_no_error (error);
