@@ -643,5 +643,52 @@ def _(t):
     t.assert_alive()
 
 
+@case("broker topic aliases start afresh on a new connection", versions=(5,))
+def _(t):
+    cid = t.cid("ta")
+    topic = t.topic()
+    props = {P_TOPIC_ALIAS_MAXIMUM: 5, P_SESSION_EXPIRY: 60}
+    sub = t.connect(cid, props=props)
+    sub.subscribe([(topic, 1)])
+    pub = t.connect()
+    pub.publish(topic, b"1", qos=1)
+    pub.publish(topic, b"2", qos=1)
+    p = sub.expect_publish(topic, b"1")
+    sub.ack(p)
+    p = sub.expect_publish(None, b"2")
+    sub.ack(p)
+    sub.disconnect()
+    sub = t.connect(cid, clean=False, props=props, expect_sp=1)
+    pub.publish(topic, b"3", qos=1)
+    p = sub.expect_publish(None, b"3")
+    eq(p.topic, topic, "topic of the first delivery on the new connection")
+    sub.ack(p)
+
+
+@case("in-flight QoS 1 deliveries have distinct non-zero packet ids")
+def _(t):
+    sub, pub, topic = pair(t, qos=1)
+    for i in range(20):
+        pub.publish(topic, b"%d" % i, qos=1)
+    pids = []
+    for i in range(20):
+        p = sub.expect_publish(topic, b"%d" % i, qos=1)
+        pids.append(p.pid)
+    check(0 not in pids, "packet id 0 used: %s" % pids)
+    eq(len(set(pids)), 20, "distinct packet ids among %s" % pids)
+
+
+@case("PUBREC with an error reason ends the QoS 2 flow", versions=(5,))
+def _(t):
+    sub, pub, topic = pair(t, qos=2)
+    pub.publish(topic, b"refused", qos=2)
+    p = sub.expect_publish(topic, b"refused", qos=2)
+    sub.send(pubrec(5, p.pid, rc=0x80))
+    sub.expect_nothing(0.7, "PUBREL after PUBREC 0x80")
+    pub.publish(topic, b"next", qos=2)
+    p = sub.expect_publish(topic, b"next", qos=2)
+    sub.ack(p)
+
+
 if __name__ == "__main__":
     sys.exit(main())

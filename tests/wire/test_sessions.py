@@ -199,14 +199,16 @@ def _(t):
 
 @case("session takeover: the old connection is closed")
 def _(t):
-    cid = t.cid("s")
-    old = t.connect(cid, name="old")
-    new = t.connect(cid, name="new", expect_sp=0)
-    if t.v5:
-        p = old.expect(DISCONNECT)
-        eq(p.rc, 0x8E, "DISCONNECT reason (Session taken over)")
-    old.expect_closed()
-    new.ping()
+    # several rounds so that old and new land on different I/O threads
+    for _ in range(6):
+        cid = t.cid("s")
+        old = t.connect(cid, name="old")
+        new = t.connect(cid, name="new", expect_sp=0)
+        if t.v5:
+            p = old.expect(DISCONNECT)
+            eq(p.rc, 0x8E, "DISCONNECT reason (Session taken over)")
+        old.expect_closed()
+        new.ping()
 
 
 @case("session takeover with clean start 0 keeps the session")
@@ -270,6 +272,27 @@ def _(t):
     eq((p.topic, p.payload), (topic, b"yes"), "queued message")
     c.ack(p)
     c.expect_nothing(0.5)
+
+
+@case("offline queue is bounded at 1000 messages, keeping the oldest")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    pub = t.connect()
+    n = 1100
+    pub.send(b"".join(publish_packet(t.version, topic, b"%d" % i, qos=1, pid=i + 1)
+                      for i in range(n)))
+    for i in range(n):
+        a = pub.expect(PUBACK, what="PUBACK %d" % (i + 1))
+        eq(a.pid, i + 1, "PUBACK order")
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    for i in range(1000):
+        p = c.expect_publish(topic, b"%d" % i, qos=1)
+        c.send(puback(t.version, p.pid))
+    c.expect_nothing(0.7, "message beyond the queue bound")
 
 
 if __name__ == "__main__":
