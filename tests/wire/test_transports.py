@@ -179,5 +179,91 @@ def _(t):
     t.assert_alive()
 
 
+def raw_ws(t, transport="ws"):
+    """A WebSocket past its handshake, for hand-made frames."""
+    c = t.client(transport=transport)
+    return c, c.sock
+
+
+@case("WebSocket: handshake sent in small pieces", versions=(5,))
+def _(t):
+    host, port = t.broker.ports["ws"]
+    s = socket.create_connection((host, port), timeout=5)
+    try:
+        req = (b"GET /any/path HTTP/1.1\r\nHost: localhost\r\nupgrade: WebSocket\r\n"
+               b"connection: keep-alive, Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"sec-websocket-version: 13\r\nsec-websocket-protocol: mqttv3.1, mqtt\r\n\r\n")
+        for i in range(0, len(req), 7):
+            s.sendall(req[i:i + 7])
+            time.sleep(0.003)
+        s.settimeout(5)
+        resp = b""
+        while b"\r\n\r\n" not in resp:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            resp += chunk
+        head = resp.split(b"\r\n\r\n")[0]
+        check(head.startswith(b"HTTP/1.1 101"), "response %r" % head)
+        low = head.lower()
+        check(b"sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=" in low,
+              "Sec-WebSocket-Accept missing or wrong: %r" % head)
+        check(b"sec-websocket-protocol: mqtt\r\n" in low + b"\r\n",
+              "subprotocol mqtt not selected: %r" % head)
+    finally:
+        s.close()
+
+
+@case("WebSocket: an unmasked client frame closes the connection", versions=(5,))
+def _(t):
+    c, ws = raw_ws(t)
+    raw = connect_packet(5, t.cid())
+    ws.sock.sendall(bytes([0x82, len(raw)]) + raw)
+    # a close frame (1002) may come first; no CONNACK
+    c.expect_closed()
+    t.assert_alive()
+
+
+@case("WebSocket: a text frame closes the connection", versions=(5,))
+def _(t):
+    c = t.connect(transport="ws")
+    ws = c.sock
+    ws.sock.sendall(ws.frame(pingreq(), opcode=1))
+    c.expect_closed(allow=(DISCONNECT,))
+    t.assert_alive()
+
+
+@case("plain MQTT on the TLS port is refused", versions=(5,))
+def _(t):
+    host, port = t.broker.ports["mqtts"]
+    s = socket.create_connection((host, port), timeout=5)
+    try:
+        s.sendall(connect_packet(5, t.cid()))
+        s.settimeout(5)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            pass
+        check(not data.startswith(b"\x20"), "got a CONNACK over plain TCP: %r" % data[:8])
+    finally:
+        s.close()
+    t.assert_alive()
+
+
+@case("TLS: abrupt close mid-handshake does not hurt the broker", versions=(5,))
+def _(t):
+    host, port = t.broker.ports["mqtts"]
+    for _ in range(5):
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(b"\x16\x03\x01\x00\xa0\x01\x00")
+        s.close()
+    round_trip(t, "mqtts")
+
+
 if __name__ == "__main__":
     sys.exit(main())
