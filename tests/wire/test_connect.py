@@ -262,6 +262,47 @@ def _(t):
         c.expect(PINGRESP)
 
 
+@case("configured limits are announced in CONNACK and enforced", versions=(5,))
+def _(t):
+    b = mqttwire.Broker()
+    try:
+        b.start(["--receive-maximum", "5", "--topic-alias-maximum", "0",
+                 "--max-packet-size", "2000", "--max-keep-alive", "2"])
+        c = mqttwire.Client(b, 5)
+        c.send(connect_packet(5, t.cid(), keepalive=60))
+        a = c.expect(CONNACK)
+        eq(a.rc, 0, "CONNACK reason")
+        eq(a.props.get(P_RECEIVE_MAXIMUM), 5, "Receive Maximum")
+        eq(a.props.get(P_TOPIC_ALIAS_MAXIMUM, 0), 0, "Topic Alias Maximum")
+        eq(a.props.get(P_MAXIMUM_PACKET_SIZE), 2000, "Maximum Packet Size")
+        eq(a.props.get(P_SERVER_KEEP_ALIVE), 2, "Server Keep Alive")
+        c.send(publish_packet(5, "a/b", b"x", props={P_TOPIC_ALIAS: 1}))
+        p = c.expect(DISCONNECT)
+        eq(p.rc, 0x94, "DISCONNECT reason for an alias with maximum 0")
+        c.expect_closed()
+        c = mqttwire.Client(b, 5)
+        c.send(connect_packet(5, t.cid()))
+        c.expect(CONNACK)
+        c.send(publish_packet(5, "a/b", b"x" * 2100))
+        p = c.expect(DISCONNECT)
+        eq(p.rc, 0x95, "DISCONNECT reason for a packet above 2000 bytes")
+        c.expect_closed()
+        # keep alive capped at 2 s: a silent client goes after about 3 s
+        c = mqttwire.Client(b, 5)
+        c.send(connect_packet(5, t.cid(), keepalive=0))
+        a = c.expect(CONNACK)
+        eq(a.props.get(P_SERVER_KEEP_ALIVE), 2, "Server Keep Alive for keep alive 0")
+        t0 = time.monotonic()
+        p = c.expect(DISCONNECT, timeout=6)
+        eq(p.rc, 0x8D, "DISCONNECT reason")
+        dt = time.monotonic() - t0
+        check(2.0 <= dt <= 4.5, "disconnected after %.2f s, want about 3 s" % dt)
+        eq(b.stop(), 0, "exit status")
+    finally:
+        b.stop()
+        b.cleanup()
+
+
 @case("starlingd exits 0 on SIGTERM with clients connected", versions=(5,))
 def _(t):
     b = mqttwire.Broker()
