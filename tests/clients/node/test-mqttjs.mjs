@@ -306,7 +306,7 @@ function defineTests() {
       protocolVersion: 5, reconnectPeriod: 0, connectTimeout: WAIT_MS,
       servername: 'localhost', rejectUnauthorized: true,
     }), (e) => {
-      assert.match(String(e?.code ?? e?.message), /CERT|SELF_SIGNED|ISSUER|certificate/i);
+      assert.match(String(e?.code ?? e?.message), /CERT|SELF_SIGNED|ISSUER|VERIFY|SIGNATURE|certificate/i);
       return true;
     });
   });
