@@ -368,7 +368,8 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
 
   conn->state = ST_CONN_ACTIVE;
 
-  MqttConnack ack = { .session_present = present, .reason_code = MQTT_RC_SUCCESS };
+  /* MQTT 3.1 has no Session Present flag (the byte is reserved). */
+  MqttConnack ack = { .session_present = present && v != MQTT_V31, .reason_code = MQTT_RC_SUCCESS };
   g_autofree char *response = NULL;
   if (v5)
     {

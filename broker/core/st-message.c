@@ -60,7 +60,10 @@ st_message_new (MqttBytes             topic,
       msg->has_payload_format = true;
       msg->payload_format = props->payload_format_indicator;
     }
-  if (props && mqtt_props_has (props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
+  /* An interval of 0 means no expiry, as in mosquitto (the alternative,
+   * "already expired", would make the property useless). */
+  if (props && mqtt_props_has (props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL)
+      && props->message_expiry_interval > 0)
     msg->expire_at_ms = now_ms + (gint64) props->message_expiry_interval * 1000;
   msg->payload = st_bytes_new (payload.data, payload.len);
   return msg;
