@@ -135,7 +135,8 @@ typedef enum {
 #define MQTT_PROP_BIT(id) (UINT64_C (1) << (id))
 #define MQTT_MAX_REMAINING_LENGTH 268435455u
 #define MQTT_MAX_SUBSCRIPTION_ID  268435455u
-/* A PUBLISH decoded on the client side may carry several subscription ids. */
+/* A PUBLISH decoded on the client side may carry several subscription ids;
+ * more than this many is refused with MQTT_RC_IMPLEMENTATION_SPECIFIC. */
 #define MQTT_MAX_DECODED_SUB_IDS  32
 
 /* A borrowed byte range. For strings it is UTF-8, validated, not NUL-terminated. */
@@ -343,7 +344,7 @@ MqttFrameResult mqtt_frame (const uint8_t *buf,
  * Returns MQTT_RC_SUCCESS and fills *pkt, or the reason code to disconnect
  * with (MQTT_RC_MALFORMED_PACKET, MQTT_RC_PROTOCOL_ERROR,
  * MQTT_RC_TOPIC_NAME_INVALID, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, ...).
- * *pkt points into buf. pkt->type is set whenever the first byte was read;
+ * *pkt points into buf. pkt->type is set once the packet frames correctly;
  * for CONNECT, connect.version and connect.protocol_name are set even when
  * the result is MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION (version then holds the
  * raw protocol level), so the caller can choose the CONNACK format.

@@ -191,12 +191,12 @@ mqtt_props_decode (MqttReader     *r,
           {
             uint32_t v;
 
+            /* A longer value than MQTT_MAX_SUBSCRIPTION_ID would need a
+             * fifth varint byte, which is malformed. */
             if (!mqtt_rd_varint (&pr, &v))
               return MQTT_RC_MALFORMED_PACKET;
             if (v == 0)
               return MQTT_RC_PROTOCOL_ERROR;
-            if (v > MQTT_MAX_SUBSCRIPTION_ID)
-              return MQTT_RC_MALFORMED_PACKET;
             /* Decoding never allocates: more ids than the fixed storage is
              * a limit of this implementation, not a protocol violation. */
             if (props->n_subscription_ids >= MQTT_MAX_DECODED_SUB_IDS)
