@@ -1106,20 +1106,32 @@ test_properties (Broker        *b,
   assert_lenstr (&prop->value.data, "paho/reply/here", 15);
 }
 
-/* One round trip over an encrypted transport, verifying the daemon's local
- * CA and the host name. */
+/* Round trips over another transport (TLS verifying the daemon's local CA
+ * and the host name, WebSocket, secure WebSocket).
+ *
+ * own_echo FALSE: one client subscribes, a second one publishes; both on
+ * this transport.
+ *
+ * own_echo TRUE: a single client publishes at QoS 1 to its own
+ * subscription.  starlingd then answers with the PUBACK and the PUBLISH in
+ * one write; over WebSocket that can be one frame holding two MQTT packets,
+ * which MQTT 5 section 6 allows [MQTT-6.0.0-2] and clients must take. */
 static void
 round_trip_over (Broker       *b,
                  const Params *p,
                  const gchar  *uri,
                  gboolean      tls,
+                 gboolean      own_echo,
                  const gchar  *what)
 {
   MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
   g_autofree gchar *topic = g_strdup_printf ("paho/%s/%s", p->tag, what);
-  g_autofree gchar *id = unique_id (what, p);
+  g_autofree gchar *sub_id = unique_id (what, p);
+  g_autofree gchar *pub_id = g_strdup_printf ("%s-pub", sub_id);
   ConnectArgs args = { .clean = TRUE };
-  g_autoptr(Client) c = NULL;
+  g_autoptr(Client) sub = NULL;
+  g_autoptr(Client) pub = NULL;
+  Client *sender;
   Msg *m;
 
   if (!b->ready)
@@ -1135,20 +1147,32 @@ round_trip_over (Broker       *b,
       args.ssl = &ssl;
     }
 
-  c = client_new (uri, id, p->version);
-  REQUIRE (client_connect (c, &args), "connect to %s failed: %s", uri,
-           op_describe (&c->connect));
-  REQUIRE (client_subscribe (c, topic, 1),
-           "SUBSCRIBE failed: %s", op_describe (&c->subscribe));
-  REQUIRE (client_publish (c, topic, what, strlen (what), 1, FALSE, NULL),
-           "PUBLISH failed: %s", op_describe (&c->publish));
-  REQUIRE (wait_messages (c, 1), "own message did not come back over %s", what);
-  m = message_at (c, 0);
+  sub = client_new (uri, sub_id, p->version);
+  REQUIRE (client_connect (sub, &args), "connect to %s failed: %s", uri,
+           op_describe (&sub->connect));
+  REQUIRE (client_subscribe (sub, topic, 1),
+           "SUBSCRIBE failed: %s", op_describe (&sub->subscribe));
+  if (own_echo)
+    sender = sub;
+  else
+    {
+      pub = client_new (uri, pub_id, p->version);
+      REQUIRE (client_connect (pub, &args), "second connect to %s failed: %s", uri,
+               op_describe (&pub->connect));
+      sender = pub;
+    }
+  REQUIRE (client_publish (sender, topic, what, strlen (what), 1, FALSE, NULL),
+           "PUBLISH failed: %s", op_describe (&sender->publish));
+  REQUIRE (wait_messages (sub, 1), "%s did not arrive within %d s over %s",
+           own_echo ? "own message" : "message", WAIT_SECONDS, uri);
+  m = message_at (sub, 0);
   g_assert_cmpstr (m->topic, ==, topic);
   g_assert_cmpmem (g_bytes_get_data (m->payload, NULL), g_bytes_get_size (m->payload),
                    what, strlen (what));
   g_assert_cmpint (m->qos, ==, 1);
-  REQUIRE (client_disconnect (c), "DISCONNECT failed");
+  if (pub != NULL)
+    REQUIRE (client_disconnect (pub), "DISCONNECT failed");
+  REQUIRE (client_disconnect (sub), "DISCONNECT failed");
 }
 
 static void
@@ -1157,7 +1181,7 @@ test_tls (Broker        *b,
 {
   g_autofree gchar *uri = g_strdup_printf ("ssl://localhost:%u", b->mqtts_port);
 
-  round_trip_over (b, data, uri, TRUE, "tls");
+  round_trip_over (b, data, uri, TRUE, FALSE, "tls");
 }
 
 static void
@@ -1166,7 +1190,7 @@ test_ws (Broker        *b,
 {
   g_autofree gchar *uri = g_strdup_printf ("ws://127.0.0.1:%u/mqtt", b->ws_port);
 
-  round_trip_over (b, data, uri, FALSE, "ws");
+  round_trip_over (b, data, uri, FALSE, FALSE, "ws");
 }
 
 static void
@@ -1175,7 +1199,25 @@ test_wss (Broker        *b,
 {
   g_autofree gchar *uri = g_strdup_printf ("wss://localhost:%u/mqtt", b->wss_port);
 
-  round_trip_over (b, data, uri, TRUE, "wss");
+  round_trip_over (b, data, uri, TRUE, FALSE, "wss");
+}
+
+static void
+test_ws_own_echo (Broker        *b,
+                  gconstpointer  data)
+{
+  g_autofree gchar *uri = g_strdup_printf ("ws://127.0.0.1:%u/mqtt", b->ws_port);
+
+  round_trip_over (b, data, uri, FALSE, TRUE, "ws-echo");
+}
+
+static void
+test_wss_own_echo (Broker        *b,
+                   gconstpointer  data)
+{
+  g_autofree gchar *uri = g_strdup_printf ("wss://localhost:%u/mqtt", b->wss_port);
+
+  round_trip_over (b, data, uri, TRUE, TRUE, "wss-echo");
 }
 
 /* The CA check is real: a trust store without the daemon's CA fails. */
@@ -1260,7 +1302,10 @@ main (int   argc,
   ADD ("/clients/paho/tls-v311", &v3_q1, test_tls);
   ADD ("/clients/paho/tls-wrong-ca-v5", &v5_q1, test_tls_wrong_ca);
   ADD ("/clients/paho/ws-v5", &v5_q1, test_ws);
+  ADD ("/clients/paho/ws-v311", &v3_q1, test_ws);
   ADD ("/clients/paho/wss-v5", &v5_q1, test_wss);
+  ADD ("/clients/paho/ws-own-echo-v5", &v5_q1, test_ws_own_echo);
+  ADD ("/clients/paho/wss-own-echo-v5", &v5_q1, test_wss_own_echo);
 
   return g_test_run ();
 }
