@@ -267,7 +267,8 @@ def _(t):
     b = mqttwire.Broker()
     try:
         b.start(["--receive-maximum", "5", "--topic-alias-maximum", "0",
-                 "--max-packet-size", "2000", "--max-keep-alive", "2"])
+                 "--max-packet-size", "2000", "--max-keep-alive", "2",
+                 "--max-session-expiry", "10"])
         c = mqttwire.Client(b, 5)
         c.send(connect_packet(5, t.cid(), keepalive=60))
         a = c.expect(CONNACK)
@@ -276,6 +277,11 @@ def _(t):
         eq(a.props.get(P_TOPIC_ALIAS_MAXIMUM, 0), 0, "Topic Alias Maximum")
         eq(a.props.get(P_MAXIMUM_PACKET_SIZE), 2000, "Maximum Packet Size")
         eq(a.props.get(P_SERVER_KEEP_ALIVE), 2, "Server Keep Alive")
+        c2 = mqttwire.Client(b, 5)
+        c2.send(connect_packet(5, t.cid(), props={P_SESSION_EXPIRY: 100}))
+        a2 = c2.expect(CONNACK)
+        eq(a2.props.get(P_SESSION_EXPIRY), 10, "Session Expiry Interval capped by the server")
+        c2.close()
         c.send(publish_packet(5, "a/b", b"x", props={P_TOPIC_ALIAS: 1}))
         p = c.expect(DISCONNECT)
         eq(p.rc, 0x94, "DISCONNECT reason for an alias with maximum 0")

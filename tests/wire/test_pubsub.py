@@ -690,5 +690,84 @@ def _(t):
     sub.ack(p)
 
 
+@case("many publishers to many subscribers: per-publisher order, nothing lost")
+def _(t):
+    topic = t.topic()
+    subs = [t.connect(name="s%d" % i) for i in range(6)]
+    for s in subs:
+        s.subscribe([(topic + "/+", 1)])
+    pubs = [t.connect(name="p%d" % i) for i in range(6)]
+    n = 30
+    for k, p in enumerate(pubs):
+        p.send(b"".join(publish_packet(t.version, "%s/%d" % (topic, k), b"%d:%d" % (k, i),
+                                       qos=1, pid=i + 1) for i in range(n)))
+    for s in subs:
+        nxt = [0] * len(pubs)
+        for _ in range(n * len(pubs)):
+            p = s.expect(PUBLISH, what="delivery")
+            k, i = map(int, p.payload.split(b":"))
+            eq(i, nxt[k], "%s: message order from publisher %d" % (s.name, k))
+            eq(p.topic, "%s/%d" % (topic, k), "topic")
+            nxt[k] += 1
+            s.send(puback(t.version, p.pid))
+        s.expect_nothing(0.2)
+    for p in pubs:
+        for i in range(n):
+            p.expect(PUBACK)
+
+
+@case("Message Expiry: a message that expires while waiting for flow control is dropped",
+      versions=(5,))
+def _(t):
+    sub, pub, topic = pair(t, qos=1, sub_connect_props={P_RECEIVE_MAXIMUM: 1})
+    pub.publish(topic, b"A", qos=1)
+    pub.publish(topic, b"B", qos=1, props={P_MESSAGE_EXPIRY: 1})
+    pub.publish(topic, b"C", qos=1)
+    a = sub.expect_publish(topic, b"A")
+    time.sleep(2.2)
+    sub.send(puback(5, a.pid))
+    c = sub.expect_publish(topic, None, what="after PUBACK of A")
+    eq(c.payload, b"C", "next message (B expired while queued)")
+    sub.ack(c)
+
+
+@case("client topic aliases do not survive the connection", versions=(5,))
+def _(t):
+    cid = t.cid("al")
+    topic = t.topic()
+    c = t.connect(cid, props={P_SESSION_EXPIRY: 60})
+    c.publish(topic, b"x", qos=1, props={P_TOPIC_ALIAS: 2})
+    c.disconnect()
+    c = t.connect(cid, clean=False, props={P_SESSION_EXPIRY: 60}, expect_sp=1)
+    c.send(publish_packet(5, "", b"y", props={P_TOPIC_ALIAS: 2}))
+    t.expect_error(c, 0x82)
+
+
+@case("SUBSCRIBE with 100 filters")
+def _(t):
+    b = t.topic()
+    c = t.connect()
+    filters = [("%s/%d" % (b, i), i % 3) for i in range(100)]
+    c.subscribe(filters)
+    pub = t.connect()
+    pub.publish("%s/77" % b, b"77", qos=2)
+    p = c.expect_publish("%s/77" % b, b"77", qos=2)
+    c.ack(p)
+
+
+@case("a PUBLISH split into small TCP writes")
+def _(t):
+    sub, pub, topic = pair(t, qos=1)
+    payload = os.urandom(20000)
+    raw = publish_packet(t.version, topic, payload, qos=1, pid=3) + pingreq()
+    for i in range(0, len(raw), 997):
+        pub.send(raw[i:i + 997])
+        time.sleep(0.001)
+    eq(pub.expect(PUBACK).pid, 3, "PUBACK pid")
+    pub.expect(PINGRESP)
+    p = sub.expect_publish(topic, payload, qos=1)
+    sub.ack(p)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -295,5 +295,50 @@ def _(t):
     c.expect_nothing(0.7, "message beyond the queue bound")
 
 
+@case("takeover in the middle of a QoS 1 stream loses nothing", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    props = {P_SESSION_EXPIRY: 300}
+    old = t.connect(cid, props=props, name="old")
+    old.subscribe([(topic, 1)])
+    pub = t.connect(name="pub")
+    n = 200
+    pub.send(b"".join(publish_packet(5, topic, b"%d" % i, qos=1, pid=i + 1) for i in range(n)))
+    seen = set()
+    for _ in range(50):
+        p = old.expect_publish(topic, qos=1)
+        old.send(puback(5, p.pid))
+        seen.add(int(p.payload))
+    new = t.connect(cid, clean=False, props=props, expect_sp=1, name="new")
+    deadline = time.monotonic() + 15
+    while len(seen) < n and time.monotonic() < deadline:
+        p = new.recv_packet(2)
+        if p is None:
+            break
+        if p.type == DISCONNECT:
+            raise Fail("new connection got %r" % p)
+        if p.type == PUBLISH:
+            seen.add(int(p.payload))
+            new.send(puback(5, p.pid))
+    missing = sorted(set(range(n)) - seen)
+    check(not missing, "%d messages lost, first %s" % (len(missing), missing[:10]))
+
+
+@case("assigned client identifier can resume its session", versions=(5,))
+def _(t):
+    topic = t.topic()
+    c = t.connect(client_id="", props={P_SESSION_EXPIRY: 60})
+    aid = c.connack.props.get(P_ASSIGNED_CLIENT_ID)
+    check(aid, "no Assigned Client Identifier")
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    pub = t.connect()
+    pub.publish(topic, b"for-assigned", qos=1)
+    c = t.connect(client_id=aid, clean=False, props={P_SESSION_EXPIRY: 60}, expect_sp=1)
+    p = c.expect_publish(topic, b"for-assigned", qos=1)
+    c.ack(p)
+
+
 if __name__ == "__main__":
     sys.exit(main())
