@@ -284,8 +284,10 @@ write_plain (StTransport *t, bool *blocked)
           want += iov[n_iov].iov_len;
           n_iov++;
         }
-      struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n_iov };
-      ssize_t n = sendmsg (t->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      /* writev rather than sendmsg: the same system call cost, and it is
+       * counted in /proc/PID/io like mosquitto's writes (SIGPIPE is
+       * blocked on loop threads, so a reset peer is a plain EPIPE). */
+      ssize_t n = writev (t->fd, iov, n_iov);
       if (n < 0)
         {
           if (errno == EINTR)
@@ -601,7 +603,7 @@ io_read (StTransport *t, void *buf, size_t len)
     return net_tls_read (t, buf, len);
   for (;;)
     {
-      ssize_t n = recv (t->fd, buf, len, MSG_DONTWAIT);
+      ssize_t n = read (t->fd, buf, len);
       if (n < 0 && errno == EINTR)
         continue;
       return n;
@@ -629,7 +631,7 @@ linger_read (StTransport *t)
 
   for (;;)
     {
-      ssize_t n = recv (t->fd, buf, NET_READ_BUF, MSG_DONTWAIT);
+      ssize_t n = read (t->fd, buf, NET_READ_BUF);
       if (n > 0)
         continue;
       if (n < 0 && errno == EINTR)
@@ -729,7 +731,7 @@ net_transport_read (StTransport *t)
         break;
     }
 
-  if (wants_input (t) && (total >= NET_READ_CAP || (t->ssl && SSL_pending (t->ssl) > 0)))
+  if (wants_input (t) && (total >= NET_READ_CAP || (t->ssl && SSL_has_pending (t->ssl))))
     net_loop_mark_again (loop, t);
 }
 

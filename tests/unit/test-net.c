@@ -377,6 +377,37 @@ send_thread (gpointer p)
 }
 
 static void
+test_invoke_stress (void)
+{
+  Fixture f = { 0 };
+  StListenerKind kinds[] = { ST_LISTENER_MQTT };
+  enum { N = 16, K = 2000 };
+  Client c[N];
+  g_autofree char *ats = g_strnfill (K, '@');
+  g_autofree char *back = g_malloc (2 * K);
+
+  /* Every loop invokes on the other while it is being invoked on. */
+  fixture_start (&f, 2, kinds, 1, NULL);
+  guint16 port = port_of (&f, ST_LISTENER_MQTT);
+  for (int i = 0; i < N; i++)
+    c[i] = client_tcp (port);
+  g_assert_true (wait_count (f.engine, "ticks", 4));
+  for (int i = 0; i < N; i++)
+    cwrite (&c[i], ats, K);
+  for (int i = 0; i < N; i++)
+    {
+      g_assert_true (cread_exact (&c[i], back, 2 * K));
+      for (int j = 0; j < 2 * K; j++)
+        g_assert_cmpint (back[j], ==, '@');
+    }
+  g_assert_cmpint (echo_engine_count (f.engine, "invokes"), ==, N * K);
+  for (int i = 0; i < N; i++)
+    client_close (&c[i]);
+  g_assert_true (wait_count (f.engine, "closed", N));
+  fixture_stop (&f);
+}
+
+static void
 test_tcp_large (void)
 {
   Fixture f = { 0 };
@@ -1147,6 +1178,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/net/tcp/echo-threads", test_tcp_echo_threads);
   g_test_add_func ("/net/tcp/large-transfer", test_tcp_large);
+  g_test_add_func ("/net/invoke-stress", test_invoke_stress);
   g_test_add_func ("/net/tcp/partial-tail", test_tcp_partial_tail);
   g_test_add_func ("/net/tcp/engine-close", test_tcp_engine_close);
   g_test_add_func ("/net/tcp/half-close", test_tcp_half_close);
