@@ -305,7 +305,17 @@ def _(t):
     t.assert_alive()
 
 
-@case("PUBLISH just under 1 MiB is accepted")
+@case("PUBLISH of 1 MiB + 1 byte in total -> 0x95")
+def _(t):
+    c = t.connect()
+    remaining = (1 << 20) + 1 - 4  # fixed header: 1 + 3 length bytes
+    head = b"\x30" + varint(remaining) + mstr(t.topic()) + (b"\x00" if t.v5 else b"")
+    eq(len(varint(remaining)), 3, "length bytes")
+    c.send(head + b"x" * 4096)
+    t.expect_error(c, 0x95)
+
+
+@case("PUBLISH of exactly 1 MiB is accepted")
 def _(t):
     c = t.connect()
     sub = t.connect()

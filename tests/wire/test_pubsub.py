@@ -769,5 +769,32 @@ def _(t):
     sub.ack(p)
 
 
+@case("client Maximum Packet Size boundary: exactly the maximum is delivered", versions=(5,))
+def _(t):
+    mps = 300
+    sub, pub, topic = pair(t, sub_connect_props={P_MAXIMUM_PACKET_SIZE: mps})
+    # the delivered packet: 1 + 2 (length) + 2 + topic + 1 (no properties) + payload
+    fixed = 1 + 2 + 2 + len(topic.encode()) + 1
+    pub.publish(topic, b"e" * (mps - fixed))
+    p = sub.expect_publish(topic, b"e" * (mps - fixed))
+    eq(len(p.raw), mps, "delivered packet size")
+    pub.publish(topic, b"f" * (mps - fixed + 1))
+    sub.expect_nothing(0.5, "packet one byte over the maximum")
+    pub.publish(topic, b"g")
+    sub.expect_publish(topic, b"g")
+
+
+@case("CONNECT with user properties and Request Response Information is accepted",
+      versions=(5,))
+def _(t):
+    c = t.connect(props=[(P_USER_PROPERTY, ("app", "wire")), (P_USER_PROPERTY, ("app", "two")),
+                         (P_REQUEST_RESPONSE_INFO, 1), (P_REQUEST_PROBLEM_INFO, 1),
+                         (P_RECEIVE_MAXIMUM, 10), (P_MAXIMUM_PACKET_SIZE, 100000),
+                         (P_TOPIC_ALIAS_MAXIMUM, 0)])
+    ri = c.connack.props.get(P_RESPONSE_INFO)
+    check(ri is None or isinstance(ri, str), "Response Information %r" % ri)
+    c.ping()
+
+
 if __name__ == "__main__":
     sys.exit(main())
