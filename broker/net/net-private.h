@@ -89,6 +89,7 @@ struct _StTransport {
   bool            out_armed;    /* EPOLLOUT in the interest set */
   bool            writable;     /* EPOLLOUT fired since the last flush */
   bool            out_closed;   /* output after close is dropped */
+  bool            redeliver;    /* t->in waits for st_conn_input after a pause */
   bool            in_dirty, in_again, in_grave;
   uint32_t        events;       /* current epoll interest */
   SSL            *ssl;

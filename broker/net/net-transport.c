@@ -671,9 +671,10 @@ net_transport_read (StTransport *t)
       return;
     }
 
-  /* Input the engine had to leave for later (flow control). */
-  if (t->state == NET_T_OPEN && t->reading && t->in.len > 0 && t->engine_live)
+  /* Input the engine left for later when it paused (flow control). */
+  if (t->redeliver && t->state == NET_T_OPEN && t->reading && t->in.len > 0 && t->engine_live)
     {
+      t->redeliver = false;
       size_t used = st_conn_input (t->conn, t->in.data, t->in.len);
       if (t->state == NET_T_OPEN)
         st_buf_consume (&t->in, used);
@@ -831,7 +832,10 @@ st_transport_set_reading (StTransport *t, bool reading)
   net_transport_update_events (t);
   /* Buffered input (ours or OpenSSL's) is not announced by epoll. */
   if (reading && (t->in.len > 0 || t->ssl))
-    net_loop_mark_again (t->loop, t);
+    {
+      t->redeliver = t->in.len > 0;
+      net_loop_mark_again (t->loop, t);
+    }
 }
 
 StLoop *

@@ -5,6 +5,8 @@
  *
  * Marker bytes in the stream:
  *   '!'  echo up to and including it, then st_transport_close
+ *   '%'  echo up to it, stop reading with the rest unconsumed, resume
+ *        from an invoke
  *   '@'  round trip through another loop (st_loop_invoke there and back),
  *        then send "@" from the connection's own loop
  * Input above 2 KiB is echoed with st_transport_send_bytes.
@@ -178,6 +180,17 @@ hop_at (void *data)
 }
 
 static void
+resume_cb (void *data)
+{
+  StConn *c = data;
+
+  if (c->closed)
+    return;
+  c->paused = FALSE;
+  st_transport_set_reading (c->t, true);
+}
+
+static void
 maybe_pause (StConn *c)
 {
   if (!c->paused && st_transport_pending (c->t) > c->engine->pause_above)
@@ -200,6 +213,19 @@ st_conn_input (StConn *c, const uint8_t *data, size_t len)
     {
       const uint8_t *nl = memrchr (data, '\n', len);
       use = nl ? (size_t) (nl - data) + 1 : 0;
+    }
+
+  /* '%': a pause with unconsumed input left behind, resumed from an
+   * invoke; the rest must come back without new bytes arriving. */
+  const uint8_t *pct = memchr (data, '%', use);
+  if (pct && !c->paused)
+    {
+      size_t n = pct - data + 1;
+      st_transport_send (c->t, data, n);
+      c->paused = TRUE;
+      st_transport_set_reading (c->t, false);
+      st_loop_invoke (c->loop, resume_cb, c);
+      return n;
     }
 
   const uint8_t *bang = memchr (data, '!', use);
