@@ -497,6 +497,9 @@ loop_thread (gpointer data)
   /* Signals belong to the main thread; a blocked SIGPIPE also turns a write
    * to a reset socket (OpenSSL's socket BIO) into a plain EPIPE. */
   sigfillset (&all);
+  static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT };
+  for (guint i = 0; i < G_N_ELEMENTS (faults); i++)
+    sigdelset (&all, faults[i]);
   pthread_sigmask (SIG_BLOCK, &all, NULL);
 
   g_atomic_pointer_set (&loop->self, g_thread_self ());

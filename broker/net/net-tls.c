@@ -317,7 +317,10 @@ new_ctx (StNet *net, const char *cert_file, const char *key_file, const char *li
       return NULL;
     }
   SSL_CTX_set_min_proto_version (ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options (ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  /* A peer closing without close_notify is an ordinary EOF for MQTT
+   * (the answer to a last request still goes out). */
+  SSL_CTX_set_options (ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
+                       | SSL_OP_IGNORE_UNEXPECTED_EOF);
   /* Partial and moving writes let the output queue coalesce records; with
    * released buffers an idle connection holds no 16 KiB record buffers. */
   SSL_CTX_set_mode (ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
