@@ -572,6 +572,47 @@ test_tcp_emfile (void)
 }
 
 static void
+test_timeouts (void)
+{
+  Fixture f = { 0 };
+  StListenerKind kinds[] = { ST_LISTENER_MQTT, ST_LISTENER_WS };
+  const size_t len = 4 * 1024 * 1024;
+  g_autofree uint8_t *data = g_malloc (len);
+
+  fixture_start (&f, 1, kinds, 2, NULL);
+
+  /* An upgrade that never finishes is dropped after 10 s. */
+  Client slow = client_tcp (port_of (&f, ST_LISTENER_WS));
+  cwrite (&slow, "GET / HTTP/1.1\r\n", 16);
+
+  /* The engine closes a connection whose peer reads nothing: after 5 s
+   * of trying to flush, it goes, and the engine hears of it. */
+  Client deaf = client_tcp (port_of (&f, ST_LISTENER_MQTT));
+  int small = 4096;
+  setsockopt (deaf.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  memset (data, 'z', len);
+  data[len - 1] = '!';
+  Sender s = { &deaf, data, len };
+  GThread *th = g_thread_new ("sender", send_thread, &s);
+  g_assert_true (GPOINTER_TO_INT (g_thread_join (th)));
+
+  gint64 t0 = g_get_monotonic_time ();
+  while (echo_engine_count (f.engine, "closed") < 1 && g_get_monotonic_time () - t0 < 15 * G_USEC_PER_SEC)
+    g_usleep (20 * 1000);
+  g_assert_cmpint (echo_engine_count (f.engine, "closed"), ==, 1);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >, 3 * G_USEC_PER_SEC);
+
+  /* Both sockets were closed by the server by now. */
+  struct timeval tv = { .tv_sec = 8 };
+  setsockopt (slow.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  expect_eof (&slow);
+  g_assert_cmpint (echo_engine_count (f.engine, "accepted"), ==, 1);
+  client_close (&slow);
+  client_close (&deaf);
+  fixture_stop (&f);
+}
+
+static void
 test_tcp_stop_live (void)
 {
   Fixture f = { 0 };
@@ -1217,6 +1258,7 @@ main (int argc, char **argv)
   g_test_add_func ("/net/tcp/half-close", test_tcp_half_close);
   g_test_add_func ("/net/tcp/emfile", test_tcp_emfile);
   g_test_add_func ("/net/tcp/stop-live", test_tcp_stop_live);
+  g_test_add_func ("/net/timeouts", test_timeouts);
   g_test_add_func ("/net/two-nets", test_two_nets);
   g_test_add_func ("/net/errors", test_errors);
   g_test_add_func ("/net/tls/echo", test_tls_echo);
