@@ -796,5 +796,40 @@ def _(t):
     c.ping()
 
 
+@case("outgoing packet ids wrap past 65535 without using 0", versions=(4,))
+def _(t):
+    sub, pub, topic = pair(t, qos=1)
+    n = 66000
+    batch = 400  # well below the 1000-message session queue bound
+    pid = 0
+    got = 0
+    seen_wrap = False
+    last = None
+    for start in range(0, n, batch):
+        data = bytearray()
+        for i in range(start, min(n, start + batch)):
+            pid = pid % 65535 + 1
+            data += publish_packet(4, topic, b"%d" % i, qos=1, pid=pid)
+        pub.send(bytes(data))
+        acks = bytearray()
+        while got < min(n, start + batch):
+            p = sub.expect(PUBLISH, what="message %d" % got)
+            if p.payload != b"%d" % got:
+                raise Fail("message %d arrived as %r" % (got, p.payload))
+            check(p.pid != 0, "packet id 0 used")
+            if last is not None and p.pid < last:
+                seen_wrap = True
+            last = p.pid
+            acks += puback(4, p.pid)
+            got += 1
+            if len(acks) >= 400:
+                sub.send(bytes(acks))
+                acks = bytearray()
+        sub.send(bytes(acks))
+        while pub.recv_packet(0) is not None:
+            pass
+    check(seen_wrap, "packet ids never wrapped (last %r)" % last)
+
+
 if __name__ == "__main__":
     sys.exit(main())

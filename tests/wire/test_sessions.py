@@ -340,5 +340,24 @@ def _(t):
     c.ack(p)
 
 
+@case("immediate reconnects keep the session (10 rounds, abort and DISCONNECT)")
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    c = t.connect(cid, **first_persistent(t))
+    c.subscribe([(topic, 1)])
+    pub = t.connect(name="pub")
+    for i in range(10):
+        if i % 2:
+            c.abort()
+        else:
+            c.disconnect()
+        c = t.connect(cid, expect_sp=1, name="round %d" % i, **persistent(t))
+        pub.publish(topic, b"%d" % i, qos=1)
+        p = c.expect_publish(topic, b"%d" % i, qos=1)
+        c.ack(p)
+        c.ping()  # the PUBACK is processed before an abort's reset can drop it
+
+
 if __name__ == "__main__":
     sys.exit(main())
