@@ -26,8 +26,25 @@ If STARLINGD is unset, $STARLING_BUILDDIR/broker/daemon/starlingd is tried.
 Each file starts one broker (``--dev``, ephemeral ports, a fresh data
 directory) and stops it with SIGTERM at the end; every case uses fresh
 client ids and topics.  Output is TAP; a failing case prints a diagnostic
-and the broker's log lines written while it ran.  Set WIRE_KEEP=1 to keep
-the data directory (and its broker.log) after the run.
+and the broker's log lines written while it ran.  Two checks close every
+file: starlingd exits 0 on SIGTERM, and its log has no warnings, criticals or
+sanitizer reports (client mistakes are not broker warnings).  Set
+WIRE_KEEP=1 to keep the data directory (and its broker.log) after the run.
+
+Writing a case::
+
+    @case("what it asserts", versions=(4, 5))
+    def _(t):                      # t: Ctx — t.version, t.v5, t.broker
+        sub = t.connect()          # CONNECT + CONNACK 0x00 checked; fresh client id
+        sub.subscribe([(t.topic("a"), 1)])   # SUBACK codes checked
+        pub = t.connect()
+        pub.publish(t.topic("a"), b"x", qos=1)   # whole QoS flow checked
+        p = sub.expect_publish(t.topic("a"), b"x", qos=1)
+        sub.ack(p)
+        sub.expect_nothing(0.5)
+
+Bytes for negative tests come from the packet builders (connect_packet,
+publish_packet, subscribe_packet, ..., or packet(first_byte, body)).
 """
 
 import base64
@@ -1108,7 +1125,8 @@ def main():
             if only and only not in label:
                 continue
             cases.append((label, fn, v))
-    print("1..%d" % len(cases), flush=True)
+    # two checks close every file: a clean SIGTERM exit and a quiet log
+    print("1..%d" % (len(cases) + 2), flush=True)
     broker = Broker()
     try:
         broker.start()
@@ -1153,7 +1171,32 @@ def main():
                 sys.stdout.flush()
     finally:
         rc = broker.stop()
-        print("# %d of %d cases failed; %.1f s; starlingd exit status %s; data dir %s"
-              % (failed, len(cases), time.monotonic() - start_all, rc, broker.dir))
+        n = len(cases)
+        if rc == 0:
+            print("ok %d - starlingd exits 0 on SIGTERM" % (n + 1))
+        else:
+            failed += 1
+            print("not ok %d - starlingd exits 0 on SIGTERM\n# exit status %s" % (n + 1, rc))
+            for line in broker.log_text(0, 25).splitlines():
+                print("#   " + line)
+        bad = [line for line in broker.log_text().splitlines()
+               if any(m in line for m in LOG_ALARMS)]
+        if not bad:
+            print("ok %d - broker log has no warnings or criticals" % (n + 2))
+        else:
+            failed += 1
+            print("not ok %d - broker log has no warnings or criticals" % (n + 2))
+            for line in bad[:30]:
+                print("#   " + line)
+        print("# %d of %d checks failed; %.1f s; data dir %s"
+              % (failed, n + 2, time.monotonic() - start_all, broker.dir))
+        sys.stdout.flush()
         broker.cleanup()
     return 1 if failed else 0
+
+
+# Log lines that mean something went wrong inside the broker, whatever a
+# client did: GLib warnings/criticals, sanitizer and allocator reports.
+LOG_ALARMS = (": warning:", ": critical:", ": error:", "CRITICAL", "WARNING **",
+              "ERROR:", "AddressSanitizer", "LeakSanitizer", "runtime error:",
+              "free(): ", "malloc(): ", "double free", "Segmentation fault")
