@@ -30,11 +30,16 @@ void
 net_tls_error_string (char *buf, size_t len)
 {
   unsigned long e = ERR_get_error ();
+  const char *reason = e ? ERR_reason_error_string (e) : NULL;
 
-  if (e == 0)
-    g_strlcpy (buf, "unknown OpenSSL error", len);
+  /* The reason alone ("wrong version number"): the full form starts with
+   * "error:0A00010B:", which log scanners take for an error-level line. */
+  if (reason)
+    g_strlcpy (buf, reason, len);
+  else if (e)
+    g_snprintf (buf, len, "OpenSSL error %lx", e);
   else
-    ERR_error_string_n (e, buf, len);
+    g_strlcpy (buf, "unknown OpenSSL error", len);
   ERR_clear_error ();
 }
 
