@@ -20,6 +20,27 @@ cleanup () {
 }
 trap cleanup EXIT
 
+# A second pass with strace attached counts every system call the broker
+# makes (epoll_wait and epoll_ctl too, which /proc/PID/io does not see).
+# strace slows the broker down, so this pass is only for the count.
+count_syscalls () {
+  local pid=$1 port=$2; shift 2
+  if ! command -v strace >/dev/null; then
+    echo "(strace not installed: no full system-call count)"
+    return 0
+  fi
+  strace -f -c -p "$pid" -o "$tmp/strace.$pid" 2>/dev/null &
+  local spid=$!
+  sleep 0.5
+  local out
+  out=$("$bench" 127.0.0.1 "$port" "$@")
+  kill -INT "$spid"; wait "$spid" 2>/dev/null || true
+  local delivered calls
+  delivered=$(sed -n 's/^delivered \([0-9]*\) .*/\1/p' <<<"$out")
+  calls=$(awk '$NF == "total" { print $(NF-2) }' "$tmp/strace.$pid")
+  python3 -c 'import sys; d,c=int(sys.argv[1]),int(sys.argv[2]); print(f"all broker system calls per delivered message (strace pass): {c/d:.3f} ({c} calls, {d} delivered)")' "$delivered" "$calls"
+}
+
 free_port () {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -40,6 +61,7 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$tmp/ready.json" ] && break; sleep 0.1; done
 sport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listeners"]["mqtt"]["port"])' "$tmp/ready.json")
 "$bench" 127.0.0.1 "$sport" --pid "${pids[0]}" "$@"
+count_syscalls "${pids[0]}" "$sport" "$@"
 
 if command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; then
   mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -51,6 +73,7 @@ if command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; then
   pids+=($!)
   wait_port "$mport"
   "$bench" 127.0.0.1 "$mport" --pid "${pids[1]}" "$@"
+  count_syscalls "${pids[1]}" "$mport" "$@"
 else
   echo "mosquitto is not installed (apt-get install mosquitto) — no comparison"
 fi
