@@ -657,6 +657,7 @@ def _(t):
     sub.ack(p)
     p = sub.expect_publish(None, b"2")
     sub.ack(p)
+    sub.ping()  # the PUBACK is handled before the session moves
     sub.disconnect()
     sub = t.connect(cid, clean=False, props=props, expect_sp=1)
     pub.publish(topic, b"3", qos=1)
