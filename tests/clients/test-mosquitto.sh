@@ -83,11 +83,24 @@ start_broker ()
 start_sub ()
 {
   local name=$1; shift
+  fresh "$name"
   timeout 30 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$MQTT_PORT" -W 10 \
     -F 'MSG|%t|%q|%r|%p' "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
   eval "SUB_$name=$!"
   PIDS+=($!)
   wait_for_suback "$name"
+}
+
+# fresh NAME...: empty NAME.out/.err now, in this shell.  A redirection on a
+# background job truncates only once the child runs, so without this the
+# SUBACK poll could read the previous test's file that used the same name.
+fresh ()
+{
+  local n
+  for n in "$@"; do
+    : > "$TMP/$n.out"
+    : > "$TMP/$n.err"
+  done
 }
 
 wait_for_suback ()
@@ -152,6 +165,7 @@ t_verbose_hash ()
   # `-t '#' -v` prints "topic payload".  -R leaves out retained messages
   # that earlier tests may have left, so -C 3 counts only ours.
   local v=$1 top="verbose/$1"
+  fresh v
   timeout 30 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$MQTT_PORT" -V "$v" -q 1 \
     -t '#' -v -R -C 3 -W 10 > "$TMP/v.out" 2> "$TMP/v.err" &
   SUB_v=$!; PIDS+=($!)
@@ -185,6 +199,7 @@ t_retained ()
 t_properties ()
 {
   local top="props/mqttv5/t"
+  fresh p
   timeout 30 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$MQTT_PORT" -V mqttv5 -q 1 \
     -t "$top" -C 1 -W 10 -F 'MSG|%t|%P|%C|%R|%D|%p' \
     > "$TMP/p.out" 2> "$TMP/p.err" &
@@ -210,6 +225,7 @@ t_will ()
   # The client whose will we want: a plain subscriber on another topic.
   # exec so that $! is mosquitto_sub itself and SIGKILL hits it: a killed
   # process cannot send DISCONNECT, the kernel just closes the socket.
+  fresh dying
   ( exec timeout -s KILL 30 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$MQTT_PORT" \
       -V "$v" -t "idle/$v" -i "will-$v" \
       --will-topic "$top/gone" --will-payload "will-$v died" --will-qos 1 \
@@ -263,6 +279,7 @@ t_will_on_disconnect_0x04 ()
   # "Disconnect with Will Message", which asks the server to publish the will.
   local top="will04/mqttv5"
   start_sub w4 -V mqttv5 -q 1 -t "$top/#" -C 1 || return 1
+  fresh asker
   timeout 30 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$MQTT_PORT" \
     -V mqttv5 -t "idle3" --will-topic "$top/gone" \
     --will-payload "asked for" --will-qos 1 \
@@ -311,6 +328,7 @@ t_tls ()
     echo "no CA at $ca" >> "$TMP/why"
     return 1
   fi
+  fresh tls
   timeout 30 stdbuf -oL mosquitto_sub -d -h localhost -p "$MQTTS_PORT" --cafile "$ca" \
     -V "$v" -q 1 -t "$top" -C 1 -W 10 -F 'MSG|%t|%q|%r|%p' \
     > "$TMP/tls.out" 2> "$TMP/tls.err" &
@@ -372,11 +390,18 @@ for entry in "${TESTS[@]}"; do
   name=${entry%%|*}
   cmd=${entry#*|}
   : > "$TMP/why"
+  touch "$TMP/.mark"
   if $cmd; then
     echo "ok $n - $name"
   else
     echo "not ok $n - $name"
     diag < "$TMP/why"
+    # What the clients of this test printed, for the log.
+    for f in "$TMP"/*.out "$TMP"/*.err; do
+      [ "$f" -nt "$TMP/.mark" ] || continue
+      echo "# --- ${f##*/}:"
+      tail -n 8 "$f" | diag
+    done
     failed=$((failed + 1))
     if ! kill -0 "$BROKER_PID" 2>/dev/null; then
       echo "# starlingd is gone; its last stderr:"
