@@ -168,6 +168,7 @@ st_broker_attach_locked (StBroker   *b,
           *kicked = st_conn_ref (s->conn);
           s->conn->session = NULL;
           s->conn = NULL;
+          s->draining = false;
         }
       /* The previous connection's will: due now when the session ends or
        * it had no delay; a reconnection before its delay cancels it. */
@@ -209,6 +210,7 @@ st_broker_detach_locked (StBroker *b, StConn *conn, bool publish_will, GPtrArray
     return;
   conn->session = NULL;
   s->conn = NULL;
+  s->draining = false;
   if (!publish_will)
     g_clear_pointer (&s->will, st_message_unref);
 

@@ -642,6 +642,8 @@ conn_pump (StConn *conn)
             st_delivery_free (d);
           pending += size;
         }
+      if (s)
+        s->draining = s->queue.length == 0;
       g_mutex_unlock (&b->lock);
 
       send_collected (conn);

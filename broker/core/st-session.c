@@ -78,7 +78,7 @@ st_session_free (StSession *s)
 static bool
 fits (StSession *s, uint64_t cost, const StLimits *limits)
 {
-  return s->queue.length < limits->max_queued_messages
+  return (s->draining || s->queue.length < limits->max_queued_messages)
          && s->queued_bytes + cost <= limits->max_queued_bytes;
 }
 

@@ -62,6 +62,12 @@ struct _StSession {
 
   GHashTable *qos2_in;           /* packet ids of QoS 2 PUBLISHes awaiting PUBREL */
 
+  /* The attached connection took everything at its last pump: the queue is
+   * only the hand-over between loops, so a burst is not held against the
+   * message-count bound (the byte bound still applies). Cleared while the
+   * connection is held back (slow consumer, Receive Maximum) or offline. */
+  bool        draining;
+
   /* counters, for logs and the app */
   uint64_t    dropped_queue_full;
   uint64_t    dropped_too_large;
@@ -72,7 +78,8 @@ StSession  *st_session_new  (StBroker *broker, const char *client_id);
 /* Frees the state; the caller has removed the subscriptions from the index. */
 void        st_session_free (StSession *s);
 
-/* Adds d to the queue within the limits. When full: a new QoS 0 message is
+/* Adds d to the queue within the limits (max_queued_messages is not applied
+ * while s->draining). When full: a new QoS 0 message is
  * dropped; for a new QoS 1/2 message the oldest queued QoS 0 messages are
  * dropped to make room, and if that is not enough the new message is
  * dropped. Returns false (d freed, counted) when dropped. */

@@ -45,6 +45,30 @@ test_bounds_count (void)
   st_session_free (s);
 }
 
+/* A connection that keeps up (draining) is not held to the count bound,
+ * only to the byte bound. */
+static void
+test_bounds_draining (void)
+{
+  StLimits limits;
+  StSession *s = st_session_new (NULL, "c");
+
+  st_limits_init (&limits);
+  limits.max_queued_messages = 2;
+  limits.max_queued_bytes = 10000;
+  s->draining = true;
+  for (int i = 0; i < 5; i++)
+    g_assert_true (st_session_enqueue (s, delivery (0, 100), &limits));
+  g_assert_false (st_session_enqueue (s, delivery (0, 10000), &limits));
+  /* Held back again: the bound is back; QoS 0 makes room for QoS 1. */
+  s->draining = false;
+  g_assert_false (st_session_enqueue (s, delivery (0, 1), &limits));
+  g_assert_true (st_session_enqueue (s, delivery (1, 1), &limits));
+  g_assert_cmpuint (s->queue.length, ==, 2);
+  g_assert_cmpuint (s->queued_qos0, ==, 1);
+  st_session_free (s);
+}
+
 static void
 test_bounds_bytes (void)
 {
@@ -102,6 +126,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/core/session/bounds-count", test_bounds_count);
   g_test_add_func ("/core/session/bounds-bytes", test_bounds_bytes);
+  g_test_add_func ("/core/session/bounds-draining", test_bounds_draining);
   g_test_add_func ("/core/session/packet-ids", test_packet_ids);
   return g_test_run ();
 }
