@@ -58,6 +58,9 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
       g_string_append_len (line, stamp, 23);
       g_string_append (line, "Z ");
     }
+  /* the program's own messages need no domain after its name */
+  if (domain && g_strcmp0 (domain, log_state.program) == 0)
+    domain = NULL;
   g_string_append_printf (line, "%s: %s: %s%s%s\n", log_state.program, level_name (severity),
                           domain ? domain : "", domain ? ": " : "", message ? message : "");
   fwrite (line->str, 1, line->len, stderr);
