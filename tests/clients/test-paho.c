@@ -1004,6 +1004,61 @@ test_session_resume (Broker        *b,
   REQUIRE (client_disconnect (again), "DISCONNECT failed");
 }
 
+/* The other half: connecting with clean start (v5) / clean session (v3.1.1)
+ * throws the stored session away, with its subscription and its queue. */
+static void
+test_session_clean_start (Broker        *b,
+                          gconstpointer  data)
+{
+  const Params *p = data;
+  g_autofree gchar *uri = tcp_uri (b);
+  g_autofree gchar *topic = g_strdup_printf ("paho/%s/discarded", p->tag);
+  g_autofree gchar *sentinel = g_strdup_printf ("paho/%s/discarded-sentinel", p->tag);
+  g_autofree gchar *id = unique_id ("discard", p);
+  g_autofree gchar *pub_id = unique_id ("dpub", p);
+  ConnectArgs keep = { .clean = FALSE, .session_expiry = 300 };
+  ConnectArgs clean = { .clean = TRUE };
+  g_autoptr(Client) first = NULL;
+  g_autoptr(Client) pub = NULL;
+  g_autoptr(Client) fresh = NULL;
+  Msg *m;
+
+  if (!b->ready)
+    return;
+  first = client_new (uri, id, p->version);
+  REQUIRE (client_connect (first, &keep), "first connect failed: %s",
+           op_describe (&first->connect));
+  REQUIRE (client_subscribe (first, topic, 1),
+           "SUBSCRIBE failed: %s", op_describe (&first->subscribe));
+  REQUIRE (client_disconnect (first), "DISCONNECT failed");
+  g_clear_pointer (&first, client_free);
+
+  pub = connected_client (b, pub_id, p);
+  REQUIRE (pub, "publisher did not connect");
+  REQUIRE (client_publish (pub, topic, "stale", 5, 1, FALSE, NULL),
+           "PUBLISH failed: %s", op_describe (&pub->publish));
+
+  fresh = client_new (uri, id, p->version);
+  REQUIRE (client_connect (fresh, &clean), "clean reconnect failed: %s",
+           op_describe (&fresh->connect));
+  g_assert_cmpint (fresh->connect.session_present, ==, 0);
+  /* A queued message, wrongly kept, would come right after CONNACK; so the
+   * first thing to arrive must be this sentinel. */
+  REQUIRE (client_subscribe (fresh, sentinel, 1),
+           "SUBSCRIBE failed: %s", op_describe (&fresh->subscribe));
+  REQUIRE (client_publish (pub, sentinel, "sentinel", 8, 1, FALSE, NULL),
+           "sentinel PUBLISH failed: %s", op_describe (&pub->publish));
+  REQUIRE (wait_messages (fresh, 1), "sentinel did not arrive");
+  m = message_at (fresh, 0);
+  g_assert_cmpstr (m->topic, ==, sentinel);
+  /* And the old subscription is gone too. */
+  REQUIRE (client_publish (pub, topic, "after", 5, 1, FALSE, NULL),
+           "PUBLISH failed: %s", op_describe (&pub->publish));
+  g_usleep (300 * 1000);
+  g_assert_cmpuint (fresh->msgs->len, ==, 1);
+  REQUIRE (client_disconnect (fresh), "DISCONNECT failed");
+}
+
 static void
 add_string_prop (MQTTProperties          *props,
                  enum MQTTPropertyCodes   id,
@@ -1316,6 +1371,8 @@ main (int   argc,
   ADD ("/clients/paho/no-will-after-disconnect-v311", &v3_q1, test_no_will_after_disconnect);
   ADD ("/clients/paho/session-resume-v5", &v5_q1, test_session_resume);
   ADD ("/clients/paho/session-resume-v311", &v3_q1, test_session_resume);
+  ADD ("/clients/paho/session-clean-start-v5", &v5_q1, test_session_clean_start);
+  ADD ("/clients/paho/session-clean-start-v311", &v3_q1, test_session_clean_start);
   ADD ("/clients/paho/properties-v5", &v5_q1, test_properties);
   ADD ("/clients/paho/tls-v5", &v5_q1, test_tls);
   ADD ("/clients/paho/tls-v311", &v3_q1, test_tls);

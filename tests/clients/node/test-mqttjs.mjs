@@ -271,6 +271,29 @@ function defineTests() {
         }
       });
 
+      test(`${tag}: a connection dropped without DISCONNECT publishes the will`,
+           { timeout: 30000 }, async () => {
+        try {
+          const topic = `${base}/abrupt`;
+          const watcher = await connect(transport, version);
+          await watcher.subscribeAsync(`${topic}/#`, { qos: 1 });
+          const first = collect(watcher, 1, 'will messages');
+
+          const dropper = await connect(transport, version, {
+            will: { topic: `${topic}/gone`, payload: Buffer.from('dropped'), qos: 1 },
+          });
+          // Tear the transport down under MQTT.js: no DISCONNECT is sent.
+          dropper.stream.destroy();
+
+          const [m] = await first;
+          assert.equal(m.topic, `${topic}/gone`);
+          assert.equal(m.payload.toString(), 'dropped');
+          assert.equal(m.packet.qos, 1);
+        } finally {
+          await closeAll();
+        }
+      });
+
       test(`${tag}: clean disconnect ends the connection and discards the will`,
            { timeout: 30000 }, async () => {
         try {
