@@ -443,5 +443,48 @@ def _(t):
         t.assert_alive()
 
 
+@case("200 mutated CONNECT packets: CONNACK or close, the broker survives")
+def _(t):
+    import random
+    seed = 11252026 + t.version
+    rnd = random.Random(seed)
+    v5 = t.v5
+    base = connect_packet(
+        t.version, t.cid(), clean=False, keepalive=30,
+        props={P_SESSION_EXPIRY: 10, P_RECEIVE_MAXIMUM: 5, P_USER_PROPERTY: ("a", "b")} if v5 else None,
+        will={"topic": t.topic("w"), "payload": b"will", "qos": 1, "retain": True,
+              "props": {P_WILL_DELAY: 1, P_CONTENT_TYPE: "c"} if v5 else None},
+        username="user", password=b"pass")
+    for batch in range(2):
+        conns = []
+        for _ in range(100):
+            raw = bytearray(base)
+            for _ in range(rnd.randint(1, 3)):
+                i = rnd.randrange(len(raw))
+                if rnd.random() < 0.7:
+                    raw[i] = rnd.randrange(256)
+                else:
+                    del raw[i]
+            # a mutated protocol level may be answered in either CONNACK
+            # layout; the v5 decoder reads both
+            c = t.client(version=5)
+            c.send(bytes(raw))
+            conns.append((c, bytes(raw)))
+        deadline = time.monotonic() + 0.5
+        for c, raw in conns:
+            try:
+                p = c.recv_packet(max(0.02, deadline - time.monotonic()))
+                if p is not None:
+                    check(p.type == CONNACK, "first packet %r" % p)
+                    if p.rc != 0:
+                        c.expect_closed(timeout=2, what="after refusing CONNACK")
+            except Closed:
+                pass
+            except Fail as e:
+                raise Fail("seed %d, input %s: %s" % (seed, raw.hex(), e))
+            c.close()
+        t.assert_alive()
+
+
 if __name__ == "__main__":
     sys.exit(main())
