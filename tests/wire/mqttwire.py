@@ -1197,7 +1197,8 @@ def main():
 
 # Log lines that mean something went wrong inside the broker, whatever a
 # client did: GLib warnings/criticals, sanitizer and allocator reports.
-LOG_LEVEL_ALARM = re.compile(r"^\S+ starlingd: (warning|critical|error): ")
+# "<UTC stamp> starlingd: <level>: <domain>: <text>" (no stamp under journald)
+LOG_LEVEL_ALARM = re.compile(r"^(\S+ )?starlingd: (warning|critical|error): ")
 LOG_ALARMS = ("CRITICAL **", "WARNING **", "ERROR **", "AddressSanitizer",
               "LeakSanitizer", "runtime error:", "free(): ", "malloc(): ",
               "double free", "Segmentation fault")
