@@ -100,12 +100,16 @@ def _(t):
     ws.sock.settimeout(5)
     buf = b""
     deadline = time.monotonic() + 5
-    while len(buf) < 4 and time.monotonic() < deadline:
-        chunk = ws.sock.recv(64)
-        if not chunk:
-            break
-        buf += chunk
+    try:
+        while len(buf) < 4 and time.monotonic() < deadline:
+            chunk = ws.sock.recv(64)
+            if not chunk:
+                break
+            buf += chunk
+    except (socket.timeout, TimeoutError):
+        raise Fail("no pong within 5 s (got %r)" % buf)
     eq(buf[:4], b"\x8a\x02hi", "pong frame")
+    c.ping()  # and MQTT still flows after the control frame
 
 
 @case("WebSocket: close frame ends the connection and publishes the will", versions=(5,))
