@@ -184,5 +184,51 @@ def _(t):
     sub.expect_nothing(0.4)
 
 
+@case("retained $-topics are not sent for # or +/..., but for $x/#")
+def _(t):
+    dollar = "$" + t.topic().replace("/", "_")
+    pub = t.connect()
+    pub.publish(dollar + "/y", b"dollar", qos=1, retain=True)
+    plus = t.connect(name="+/y")
+    plus.subscribe(["+/y"])
+    plus.expect_nothing(0.5, "+/y subscriber")
+    hash_sub = t.connect(name="#")
+    hash_sub.subscribe(["#"])  # gets every retained message of this file
+    while True:
+        p = hash_sub.recv_packet(0.7)
+        if p is None:
+            break
+        check(not p.topic.startswith("$"), "# got retained %r" % p.topic)
+    d = t.connect(name="$x/#")
+    d.subscribe([dollar + "/#"])
+    eq(d.expect_publish(dollar + "/y", b"dollar").retain, 1, "RETAIN flag")
+    pub.publish(dollar + "/y", b"", qos=1, retain=True)  # leave nothing behind
+
+
+@case("retained messages match + at exactly one level")
+def _(t):
+    b = t.topic()
+    pub = t.connect()
+    pub.publish(b + "/a/x", b"one level", qos=1, retain=True)
+    pub.publish(b + "/a/b/x", b"two levels", qos=1, retain=True)
+    pub.publish(b + "/x", b"zero levels", qos=1, retain=True)
+    sub = t.connect()
+    sub.subscribe([b + "/+/x"])
+    sub.expect_publish(b + "/a/x", b"one level")
+    sub.expect_nothing(0.5)
+
+
+@case("a retained delivery carries the subscription identifier", versions=(5,))
+def _(t):
+    topic = t.topic()
+    pub = t.connect()
+    pub.publish(topic, b"with-id", qos=1, retain=True)
+    sub = t.connect()
+    sub.subscribe([(topic, 1)], props={P_SUBSCRIPTION_ID: 42})
+    p = sub.expect_publish(topic, b"with-id", qos=1)
+    eq(p.props.all(P_SUBSCRIPTION_ID), [42], "subscription identifiers")
+    sub.ack(p)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -389,5 +389,23 @@ def _(t):
         print("# note: acknowledged messages %s were re-sent after an immediate reconnect" % dups)
 
 
+@case("subscription options and identifiers survive reconnect", versions=(5,))
+def _(t):
+    cid = t.cid("s")
+    topic = t.topic()
+    props = {P_SESSION_EXPIRY: 60}
+    c = t.connect(cid, props=props)
+    c.subscribe([(topic, sub_opts(1, nl=True))], props={P_SUBSCRIPTION_ID: 7})
+    c.disconnect()
+    c = t.connect(cid, clean=False, props=props, expect_sp=1)
+    c.publish(topic, b"own", qos=1)
+    c.expect_nothing(0.5, "own message with No Local")
+    pub = t.connect()
+    pub.publish(topic, b"other", qos=2)
+    p = c.expect_publish(topic, b"other", qos=1)
+    eq(p.props.all(P_SUBSCRIPTION_ID), [7], "subscription identifiers")
+    c.ack(p)
+
+
 if __name__ == "__main__":
     sys.exit(main())
