@@ -25,7 +25,7 @@ st_broker_new (StEngine *engine, const StLimits *limits, const char *id,
   b->namespace_name = g_ascii_strdown (namespace_name, -1);
   b->name = g_ascii_strdown (name, -1);
   b->auth_type = auth_type;
-  g_mutex_init (&b->lock);
+  pthread_mutex_init (&b->lock, NULL);
   b->sessions = g_hash_table_new (g_str_hash, g_str_equal);
   b->subs = st_subtree_new (session_online);
   b->retained = st_retain_new ();
@@ -51,7 +51,7 @@ st_broker_free (StBroker *b)
   st_subtree_free (b->subs);
   st_retain_free (b->retained);
   st_match_result_clear (&b->match);
-  g_mutex_clear (&b->lock);
+  pthread_mutex_destroy (&b->lock);
   g_free (b->id);
   g_free (b->namespace_name);
   g_free (b->name);
@@ -255,7 +255,7 @@ st_broker_sweep (StBroker *b, gint64 now_ms)
   GHashTableIter it;
   gpointer key;
 
-  g_mutex_lock (&b->lock);
+  st_broker_lock (b);
   g_hash_table_iter_init (&it, b->timed);
   while (g_hash_table_iter_next (&it, &key, NULL))
     {
@@ -280,7 +280,7 @@ st_broker_sweep (StBroker *b, gint64 now_ms)
       g_info ("session %s expired", s->client_id);
       st_broker_end_session_locked (b, s, wake);
     }
-  g_mutex_unlock (&b->lock);
+  st_broker_unlock (b);
   st_broker_wake (wake);
 }
 

@@ -29,7 +29,7 @@ st_conn_new (StEngine *engine, StTransport *t, const StConnInfo *info)
 {
   StConn *conn = g_new0 (StConn, 1);
 
-  g_atomic_ref_count_init (&conn->ref);
+  conn->ref = 1;
   conn->engine = engine;
   conn->t = t;
   conn->loop = st_transport_get_loop (t);
@@ -50,14 +50,14 @@ st_conn_new (StEngine *engine, StTransport *t, const StConnInfo *info)
 StConn *
 st_conn_ref (StConn *conn)
 {
-  g_atomic_ref_count_inc (&conn->ref);
+  st_ref_inc (&conn->ref);
   return conn;
 }
 
 void
 st_conn_unref (StConn *conn)
 {
-  if (!conn || !g_atomic_ref_count_dec (&conn->ref))
+  if (!conn || !st_ref_dec (&conn->ref))
     return;
   g_assert (conn->session == NULL);
   st_buf_clear (&conn->out);
@@ -117,10 +117,10 @@ conn_release (StConn *conn, bool publish_will, const char *why)
     {
       bool had_session;
 
-      g_mutex_lock (&conn->broker->lock);
+      st_broker_lock (conn->broker);
       had_session = conn->session != NULL;
       st_broker_detach_locked (conn->broker, conn, publish_will, conn->wake);
-      g_mutex_unlock (&conn->broker->lock);
+      st_broker_unlock (conn->broker);
       st_broker_wake (conn->wake);
       if (had_session || conn->state == ST_CONN_ACTIVE)
         g_info ("client %s disconnected (%s)", conn_name (conn), why);
@@ -348,7 +348,7 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
   /* Session. */
   bool present;
   StConn *kicked = NULL;
-  g_mutex_lock (&broker->lock);
+  st_broker_lock (broker);
   if (assign)
     {
       g_free (conn->client_id);
@@ -361,7 +361,7 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
   s->will = will;
   s->will_delay = will_delay;
   collect_resends_locked (conn, s);
-  g_mutex_unlock (&broker->lock);
+  st_broker_unlock (broker);
   st_broker_wake (conn->wake);
   if (kicked)
     st_conn_kick (kicked);
@@ -591,7 +591,7 @@ conn_pump (StConn *conn)
       gint64 now = st_now_ms ();
       bool held_back = false;
 
-      g_mutex_lock (&b->lock);
+      st_broker_lock (b);
       conn->pump_scheduled = false;
       StSession *s = conn->session;
       while (s && s->queue.length > 0)
@@ -644,7 +644,7 @@ conn_pump (StConn *conn)
         }
       if (s)
         s->draining = s->queue.length == 0;
-      g_mutex_unlock (&b->lock);
+      st_broker_unlock (b);
 
       send_collected (conn);
 
@@ -776,7 +776,7 @@ handle_publish (StConn *conn, const MqttPublish *p)
   guint matched = 0;
   bool duplicate = false, too_many = false, gone = false;
 
-  g_mutex_lock (&b->lock);
+  st_broker_lock (b);
   StSession *s = conn->session;
   if (!s)
     gone = true;
@@ -793,7 +793,7 @@ handle_publish (StConn *conn, const MqttPublish *p)
     }
   if (!gone && !duplicate && !too_many)
     matched = st_broker_publish_locked (b, msg, s, conn->wake);
-  g_mutex_unlock (&b->lock);
+  st_broker_unlock (b);
   st_broker_wake (conn->wake);
 
   if (gone)
@@ -816,7 +816,7 @@ handle_ack (StConn *conn, const MqttAck *a)
 
   g_debug ("%s -> %s id %u rc 0x%02x", conn->client_id, mqtt_packet_type_name (a->type),
            a->packet_id, a->reason_code);
-  g_mutex_lock (&b->lock);
+  st_broker_lock (b);
   StSession *s = conn->session;
   if (s)
     {
@@ -867,7 +867,7 @@ handle_ack (StConn *conn, const MqttAck *a)
           g_assert_not_reached ();
         }
     }
-  g_mutex_unlock (&b->lock);
+  st_broker_unlock (b);
 
   if (reply >= 0)
     send_ack (conn, (MqttPacketType) reply, a->packet_id, reply_rc);
@@ -913,7 +913,7 @@ handle_subscribe (StConn *conn, const MqttSubscribe *sub)
         }
     }
 
-  g_mutex_lock (&b->lock);
+  st_broker_lock (b);
   StSession *s = conn->session;
   mqtt_iter_init (&it, sub->entries);
   while (s && mqtt_subscribe_next (&it, conn->version, &filter, &opts))
@@ -938,7 +938,7 @@ handle_subscribe (StConn *conn, const MqttSubscribe *sub)
       if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new)))
         st_broker_send_retained_locked (b, s, filter, opts.qos, sub_id, conn->wake);
     }
-  g_mutex_unlock (&b->lock);
+  st_broker_unlock (b);
   st_broker_wake (conn->wake);
   if (!s)
     return;
@@ -958,7 +958,7 @@ handle_unsubscribe (StConn *conn, const MqttUnsubscribe *unsub)
   MqttBytes filter;
   guint i = 0;
 
-  g_mutex_lock (&b->lock);
+  st_broker_lock (b);
   StSession *s = conn->session;
   mqtt_iter_init (&it, unsub->filters);
   while (s && mqtt_unsubscribe_next (&it, &filter))
@@ -970,7 +970,7 @@ handle_unsubscribe (StConn *conn, const MqttUnsubscribe *unsub)
       codes[i++] = existed ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
       g_debug ("%s -> UNSUBSCRIBE %s", conn->client_id, key);
     }
-  g_mutex_unlock (&b->lock);
+  st_broker_unlock (b);
   if (!s)
     return;
 
@@ -998,10 +998,10 @@ handle_disconnect (StConn *conn, const MqttDisconnect *d)
         }
       expiry = MIN (expiry, conn->engine->limits.max_session_expiry);
       conn->session_expiry = expiry;
-      g_mutex_lock (&conn->broker->lock);
+      st_broker_lock (conn->broker);
       if (conn->session)
         conn->session->expiry = expiry;
-      g_mutex_unlock (&conn->broker->lock);
+      st_broker_unlock (conn->broker);
     }
   /* Normal disconnection (0x00, and every 3.1.x DISCONNECT) drops the will;
    * any other reason, 0x04 included, publishes it. */

@@ -19,7 +19,7 @@ typedef enum {
 } StConnState;
 
 struct _StConn {
-  gatomicrefcount ref;
+  int          ref;            /* st_ref_inc / st_ref_dec */
   StEngine    *engine;
   StTransport *t;              /* NULL once closed */
   StLoop      *loop;

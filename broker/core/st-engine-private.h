@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <pthread.h>
 
 #include "core/st-engine.h"
 
@@ -13,7 +14,7 @@ typedef struct {
 
 struct _StEngine {
   StLimits    limits;
-  GMutex      lock;           /* brokers, public host, loops array */
+  pthread_mutex_t lock;       /* brokers, public host, loops array (pthread: see st-broker.h) */
   GPtrArray  *brokers;        /* StBroker*, owned */
   StBroker   *default_broker;
   char       *public_host;

@@ -40,7 +40,7 @@ st_engine_new (const StLimits *limits)
     engine->limits.max_packet_size = MQTT_MAX_REMAINING_LENGTH + 5;
   if (engine->limits.max_queued_messages == 0)
     engine->limits.max_queued_messages = 1;
-  g_mutex_init (&engine->lock);
+  pthread_mutex_init (&engine->lock, NULL);
   engine->brokers = g_ptr_array_new_with_free_func ((GDestroyNotify) st_broker_free);
   engine->loops = g_ptr_array_new ();
   engine->public_host = g_strdup ("localhost");
@@ -65,7 +65,7 @@ st_engine_free (StEngine *engine)
     loop_conns_free (g_ptr_array_index (engine->loops, i));
   g_ptr_array_unref (engine->loops);
   g_ptr_array_unref (engine->brokers);
-  g_mutex_clear (&engine->lock);
+  pthread_mutex_destroy (&engine->lock);
   g_free (engine->public_host);
   g_free (engine);
 }
@@ -80,27 +80,27 @@ st_engine_add_broker (StEngine   *engine,
   g_return_val_if_fail (engine && id && namespace_name && broker_name, NULL);
   StBroker *b = st_broker_new (engine, &engine->limits, id, namespace_name, broker_name, auth_type);
 
-  g_mutex_lock (&engine->lock);
+  pthread_mutex_lock (&engine->lock);
   g_ptr_array_add (engine->brokers, b);
-  g_mutex_unlock (&engine->lock);
+  pthread_mutex_unlock (&engine->lock);
   return b;
 }
 
 void
 st_engine_set_default_broker (StEngine *engine, StBroker *broker)
 {
-  g_mutex_lock (&engine->lock);
+  pthread_mutex_lock (&engine->lock);
   engine->default_broker = broker;
-  g_mutex_unlock (&engine->lock);
+  pthread_mutex_unlock (&engine->lock);
 }
 
 void
 st_engine_set_public_host (StEngine *engine, const char *host)
 {
-  g_mutex_lock (&engine->lock);
+  pthread_mutex_lock (&engine->lock);
   g_free (engine->public_host);
   engine->public_host = g_ascii_strdown (host ? host : "localhost", -1);
-  g_mutex_unlock (&engine->lock);
+  pthread_mutex_unlock (&engine->lock);
 }
 
 StBroker *
@@ -108,7 +108,7 @@ st_engine_pick_broker (StEngine *engine, const char *sni)
 {
   StBroker *found = NULL;
 
-  g_mutex_lock (&engine->lock);
+  pthread_mutex_lock (&engine->lock);
   if (sni && *sni)
     {
       g_autofree char *host = g_ascii_strdown (sni, -1);
@@ -140,7 +140,7 @@ st_engine_pick_broker (StEngine *engine, const char *sni)
     }
   if (!found)
     found = engine->default_broker;
-  g_mutex_unlock (&engine->lock);
+  pthread_mutex_unlock (&engine->lock);
   return found;
 }
 
@@ -169,7 +169,7 @@ loop_conns (StEngine *engine, StLoop *loop)
   guint idx = st_loop_index (loop);
   StLoopConns *lc;
 
-  g_mutex_lock (&engine->lock);
+  pthread_mutex_lock (&engine->lock);
   if (idx >= engine->loops->len)
     g_ptr_array_set_size (engine->loops, idx + 1);
   lc = g_ptr_array_index (engine->loops, idx);
@@ -179,7 +179,7 @@ loop_conns (StEngine *engine, StLoop *loop)
       lc->conns = g_hash_table_new (NULL, NULL);
       engine->loops->pdata[idx] = lc;
     }
-  g_mutex_unlock (&engine->lock);
+  pthread_mutex_unlock (&engine->lock);
   return lc;
 }
 
@@ -233,11 +233,11 @@ st_engine_tick (StEngine *engine, StLoop *loop, gint64 now_ms)
       if (mono >= engine->next_sweep_ms)
         {
           engine->next_sweep_ms = mono + 1000;
-          g_mutex_lock (&engine->lock);
+          pthread_mutex_lock (&engine->lock);
           g_autoptr (GPtrArray) brokers = g_ptr_array_new ();
           for (guint i = 0; i < engine->brokers->len; i++)
             g_ptr_array_add (brokers, g_ptr_array_index (engine->brokers, i));
-          g_mutex_unlock (&engine->lock);
+          pthread_mutex_unlock (&engine->lock);
           for (guint i = 0; i < brokers->len; i++)
             st_broker_sweep (g_ptr_array_index (brokers, i), mono);
         }

@@ -46,7 +46,7 @@ st_message_new (MqttBytes             topic,
   StMessage *msg = g_malloc0 (sizeof (StMessage) + extra);
   uint8_t *p = msg->blob;
 
-  g_atomic_ref_count_init (&msg->ref);
+  msg->ref = 1;
   msg->qos = qos;
   msg->retain = retain;
   put (&p, &msg->topic, topic);
@@ -72,14 +72,14 @@ st_message_new (MqttBytes             topic,
 StMessage *
 st_message_ref (StMessage *msg)
 {
-  g_atomic_ref_count_inc (&msg->ref);
+  st_ref_inc (&msg->ref);
   return msg;
 }
 
 void
 st_message_unref (StMessage *msg)
 {
-  if (msg && g_atomic_ref_count_dec (&msg->ref))
+  if (msg && st_ref_dec (&msg->ref))
     {
       st_bytes_unref (msg->payload);
       g_free (msg);
