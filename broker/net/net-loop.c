@@ -106,6 +106,7 @@ net_loop_free (StLoop *loop)
   g_mutex_clear (&loop->inbox_lock);
   g_free (loop->rbuf);
   g_free (loop->tls_chunk);
+  g_free (loop->ws_segs);
   g_free (loop);
 }
 

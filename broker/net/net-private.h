@@ -139,6 +139,8 @@ struct _StLoop {
 
   uint8_t        *rbuf;
   uint8_t        *tls_chunk;
+  NetSeg         *ws_segs;      /* WebSocket framing scratch */
+  size_t          ws_segs_cap;
 
   bool            stopping;
   gint64          stop_deadline;
@@ -208,7 +210,9 @@ void     net_transport_free      (StTransport *t);
 void     net_transport_start_engine (StTransport *t);
 void     net_transport_deliver   (StTransport *t, uint8_t *data, size_t len);
 void     net_out_append_raw      (StTransport *t, const void *data, size_t len);
-void     net_ws_insert_header    (StTransport *t, const uint8_t *hdr, size_t hlen);
+void     net_out_push_copy       (StTransport *t, const void *data, size_t len);
+void     net_out_push_obuf       (StTransport *t, size_t src_off, size_t len);
+void     net_out_push_ref        (StTransport *t, StBytes *bytes, size_t off, size_t len);
 
 /* net-tls.c */
 gboolean net_tls_init            (StNet *net, const StNetConfig *config, const char *listener, GError **error);
@@ -231,6 +235,7 @@ int      net_ws_handshake        (StTransport *t);
 /* Decodes frames in place: returns the MQTT bytes now at the start of buf.
  * Sets *stop when the transport must not deliver beyond them (close). */
 size_t   net_ws_decode           (StTransport *t, uint8_t *buf, size_t len, bool *stop);
-/* Puts the output queued since the last seal into one binary frame. */
+/* Puts the output queued since the last seal into binary frames, one per
+ * MQTT packet. */
 void     net_ws_seal             (StTransport *t);
 void     net_ws_send_close       (StTransport *t, uint16_t code);

@@ -197,21 +197,54 @@ net_out_append_raw (StTransport *t, const void *data, size_t len)
   out_append_copy (t, data, len, true);
 }
 
-/* WebSocket: slides a frame header in front of the unframed segments. */
-void
-net_ws_insert_header (StTransport *t, const uint8_t *hdr, size_t hlen)
+/* Wire-ready bytes at the end of the queue (WebSocket framing done):
+ * they may extend the last copied segment whatever it holds. */
+static void
+out_push_tail_copy (StTransport *t, size_t off, size_t len)
 {
-  size_t at = t->seal_seg;
+  NetSeg *last = t->n_segs > t->head ? &t->segs[t->n_segs - 1] : NULL;
 
-  seg_push (t);
-  memmove (&t->segs[at + 1], &t->segs[at], (t->n_segs - 1 - at) * sizeof (NetSeg));
-  t->segs[at].bytes = NULL;
-  t->segs[at].off = t->obuf.len;
-  t->segs[at].len = hlen;
-  st_buf_append (&t->obuf, hdr, hlen);
-  t->pending += hlen;
-  t->seal_seg = t->n_segs;
-  t->unframed = 0;
+  if (last && last->bytes == NULL && last->off + last->len == off)
+    last->len += len;
+  else
+    {
+      NetSeg *s = seg_push (t);
+      s->bytes = NULL;
+      s->off = off;
+      s->len = len;
+    }
+  t->pending += len;
+}
+
+void
+net_out_push_copy (StTransport *t, const void *data, size_t len)
+{
+  size_t off = t->obuf.len;
+
+  st_buf_append (&t->obuf, data, len);
+  out_push_tail_copy (t, off, len);
+}
+
+void
+net_out_push_obuf (StTransport *t, size_t src_off, size_t len)
+{
+  /* Reserve first: the source is inside obuf, which may move. */
+  st_buf_reserve (&t->obuf, len);
+  size_t off = t->obuf.len;
+  memcpy (t->obuf.data + off, t->obuf.data + src_off, len);
+  t->obuf.len += len;
+  out_push_tail_copy (t, off, len);
+}
+
+void
+net_out_push_ref (StTransport *t, StBytes *bytes, size_t off, size_t len)
+{
+  NetSeg *s = seg_push (t);
+
+  s->bytes = st_bytes_ref (bytes);
+  s->off = off;
+  s->len = len;
+  t->pending += len;
 }
 
 static void

@@ -3,8 +3,8 @@
  * Frame boundaries mean nothing to MQTT: payloads of binary and
  * continuation frames are unmasked in place into one byte stream, so a
  * frame can be split over reads and a read can hold many frames without
- * any buffering beyond a 14-byte header. Everything the engine queues in
- * one loop iteration leaves as a single binary frame (net_ws_seal).
+ * any buffering beyond a 14-byte header. Output gets one binary frame per
+ * MQTT packet (net_ws_seal), all of an iteration still in one writev.
  */
 #define G_LOG_DOMAIN "starling-net"
 
@@ -76,15 +76,95 @@ frame_header (uint8_t *hdr, uint8_t opcode, uint64_t len)
   return 10;
 }
 
+/* The byte at pos bytes past the cursor (i, off) in segs, or -1. */
+static int
+peek (StTransport *t, const NetSeg *segs, size_t n, size_t i, size_t off, size_t pos)
+{
+  for (; i < n; i++, off = 0)
+    {
+      const NetSeg *s = &segs[i];
+      if (off + pos < s->len)
+        return (s->bytes ? s->bytes->data : t->obuf.data)[s->off + off + pos];
+      pos -= s->len - off;
+    }
+  return -1;
+}
+
+/* Length of the MQTT packet at the cursor, or left when it cannot be
+ * parsed (then the rest goes in one frame, which is just as valid). */
+static size_t
+packet_len (StTransport *t, const NetSeg *segs, size_t n, size_t i, size_t off, size_t left)
+{
+  uint32_t rl = 0;
+
+  for (size_t k = 0; k < 4; k++)
+    {
+      int b = peek (t, segs, n, i, off, 1 + k);
+      if (b < 0)
+        return left;
+      rl |= (uint32_t) (b & 0x7f) << (7 * k);
+      if ((b & 0x80) == 0)
+        {
+          size_t total = 1 + (k + 1) + (size_t) rl;
+          return total <= left ? total : left;
+        }
+    }
+  return left;
+}
+
+/* One binary frame per MQTT packet rather than one per flush: RFC 6455
+ * and MQTT allow either, but Paho MQTT C (1.3.12) over plain ws leaves a
+ * second packet of a frame unread until more bytes arrive. The frames
+ * still leave in the iteration's one writev; small packets are copied
+ * next to their headers so they stay one iovec. */
 void
 net_ws_seal (StTransport *t)
 {
-  uint8_t hdr[10];
+  StLoop *loop = t->loop;
+  size_t n = t->n_segs - t->seal_seg;
+  size_t left = t->unframed;
 
-  if (t->unframed == 0)
+  if (left == 0)
     return;
-  size_t n = frame_header (hdr, WS_OP_BINARY, t->unframed);
-  net_ws_insert_header (t, hdr, n);
+  if (n > loop->ws_segs_cap)
+    {
+      loop->ws_segs_cap = MAX (n, 2 * loop->ws_segs_cap);
+      loop->ws_segs = g_renew (NetSeg, loop->ws_segs, loop->ws_segs_cap);
+    }
+  NetSeg *src = loop->ws_segs;
+  memcpy (src, &t->segs[t->seal_seg], n * sizeof (NetSeg));
+  t->n_segs = t->seal_seg;
+  t->pending -= left;
+
+  size_t i = 0, off = 0;
+  while (left > 0)
+    {
+      uint8_t hdr[10];
+      size_t pkt = packet_len (t, src, n, i, off, left);
+      net_out_push_copy (t, hdr, frame_header (hdr, WS_OP_BINARY, pkt));
+      left -= pkt;
+      while (pkt > 0)
+        {
+          NetSeg *s = &src[i];
+          size_t k = MIN (s->len - off, pkt);
+          if (s->bytes)
+            net_out_push_ref (t, s->bytes, s->off + off, k);
+          else
+            net_out_push_obuf (t, s->off + off, k);
+          pkt -= k;
+          off += k;
+          if (off == s->len)
+            {
+              if (s->bytes)
+                st_bytes_unref (s->bytes);
+              i++;
+              off = 0;
+            }
+        }
+    }
+  g_assert (i == n);
+  t->seal_seg = t->n_segs;
+  t->unframed = 0;
 }
 
 static void
@@ -97,7 +177,9 @@ send_control (StTransport *t, uint8_t opcode, const uint8_t *payload, size_t len
   size_t n = frame_header (frame, opcode, len);
   if (len)
     memcpy (frame + n, payload, len);
-  net_out_append_raw (t, frame, n + len);
+  net_out_push_copy (t, frame, n + len);
+  t->seal_seg = t->n_segs;
+  net_loop_mark_dirty (t->loop, t);
 }
 
 void
