@@ -230,5 +230,19 @@ def _(t):
     sub.ack(p)
 
 
+@case("a retained message larger than the client's Maximum Packet Size is skipped",
+      versions=(5,))
+def _(t):
+    b = t.topic()
+    pub = t.connect()
+    pub.publish(b + "/big", b"B" * 1000, qos=1, retain=True)
+    pub.publish(b + "/small", b"s", qos=1, retain=True)
+    sub = t.connect(props={P_MAXIMUM_PACKET_SIZE: 300})
+    sub.subscribe([b + "/big"])
+    sub.expect_nothing(0.5, "oversized retained message")
+    sub.subscribe([b + "/small"])
+    sub.expect_publish(b + "/small", b"s")
+
+
 if __name__ == "__main__":
     sys.exit(main())
