@@ -248,14 +248,19 @@ struct _Client
   gboolean lost;
 };
 
+/* Under the lock: a late answer to an earlier, timed-out call of the same
+ * kind may still be writing. */
 static void
-op_reset (Op *op)
+op_reset (Client *c,
+          Op     *op)
 {
+  g_mutex_lock (&c->lock);
   op->state = 0;
   op->rc = 0;
   op->reason = 0;
   op->session_present = 0;
   g_clear_pointer (&op->message, g_free);
+  g_mutex_unlock (&c->lock);
 }
 
 static void
@@ -466,6 +471,17 @@ message_at (Client *c,
   return m;
 }
 
+static guint
+message_count (Client *c)
+{
+  guint n;
+
+  g_mutex_lock (&c->lock);
+  n = c->msgs->len;
+  g_mutex_unlock (&c->lock);
+  return n;
+}
+
 static const char *
 op_describe (Op *op)
 {
@@ -496,7 +512,7 @@ client_connect (Client            *c,
   MQTTProperties props = MQTTProperties_initializer;
   int rc;
 
-  op_reset (&c->connect);
+  op_reset (c, &c->connect);
   c->connect_ref = (OpRef) { c, &c->connect };
   if (c->version == MQTTVERSION_5)
     {
@@ -553,7 +569,7 @@ client_subscribe (Client      *c,
   MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
   int rc;
 
-  op_reset (&c->subscribe);
+  op_reset (c, &c->subscribe);
   c->subscribe_ref = (OpRef) { c, &c->subscribe };
   if (c->version == MQTTVERSION_5)
     {
@@ -590,7 +606,7 @@ client_publish (Client         *c,
   MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
   int rc;
 
-  op_reset (&c->publish);
+  op_reset (c, &c->publish);
   c->publish_ref = (OpRef) { c, &c->publish };
   msg.payload = (void *) payload;
   msg.payloadlen = len;
@@ -626,7 +642,7 @@ client_disconnect (Client *c)
   MQTTAsync_disconnectOptions opts = MQTTAsync_disconnectOptions_initializer;
   int rc;
 
-  op_reset (&c->disconnect);
+  op_reset (c, &c->disconnect);
   c->disconnect_ref = (OpRef) { c, &c->disconnect };
   if (c->version == MQTTVERSION_5)
     {
@@ -728,7 +744,7 @@ test_qos (Broker        *b,
 
   /* Exactly once: give a duplicate a moment to show up. */
   g_usleep (200 * 1000);
-  g_assert_cmpuint (sub->msgs->len, ==, 1);
+  g_assert_cmpuint (message_count (sub), ==, 1);
 
   REQUIRE (client_disconnect (pub), "publisher DISCONNECT failed");
   REQUIRE (client_disconnect (sub), "subscriber DISCONNECT failed");
@@ -990,7 +1006,7 @@ test_session_resume (Broker        *b,
            op_describe (&again->connect));
   g_assert_cmpint (again->connect.session_present, ==, 1);
   REQUIRE (wait_messages (again, 3),
-           "only %u of 3 queued messages arrived after reconnect", again->msgs->len);
+           "only %u of 3 queued messages arrived after reconnect", message_count (again));
   for (i = 0; i < 3; i++)
     {
       g_autofree gchar *payload = g_strdup_printf ("offline %u", i);
@@ -1055,7 +1071,7 @@ test_session_clean_start (Broker        *b,
   REQUIRE (client_publish (pub, topic, "after", 5, 1, FALSE, NULL),
            "PUBLISH failed: %s", op_describe (&pub->publish));
   g_usleep (300 * 1000);
-  g_assert_cmpuint (fresh->msgs->len, ==, 1);
+  g_assert_cmpuint (message_count (fresh), ==, 1);
   REQUIRE (client_disconnect (fresh), "DISCONNECT failed");
 }
 
