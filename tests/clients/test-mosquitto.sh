@@ -2,8 +2,8 @@
 # mosquitto_pub / mosquitto_sub (Debian's mosquitto-clients) against a real
 # `starlingd --dev`, at MQTT 5 and 3.1.1.  Prints TAP.
 #
-# Needs: STARLINGD (from meson's test_env), mosquitto_pub, mosquitto_sub,
-# timeout (coreutils).
+# Needs: STARLINGD (from meson's test_env), mosquitto_pub and mosquitto_sub
+# (Debian: mosquitto-clients), timeout and stdbuf (coreutils).
 #
 # Every client runs under `timeout` or with -W, so no wait is unbounded.
 # Subscribers run with -d so we can tell when the SUBACK arrived before we
@@ -235,7 +235,15 @@ t_will ()
   wait_for_suback dying || return 1
   # timeout(1) is the parent; kill the real client (its only child).
   local client
-  client=$(pgrep -P "$dying" -x mosquitto_sub)
+  # (/proc rather than pgrep: no procps needed.)
+  client=$(cat "/proc/$dying/task/$dying/children" 2>/dev/null)
+  client=${client%% *}
+  if [ -z "$client" ] && command -v pgrep > /dev/null; then
+    client=$(pgrep -P "$dying" -x mosquitto_sub)
+  fi
+  if [ -n "$client" ] && [ "$(cat "/proc/$client/comm" 2>/dev/null)" != mosquitto_sub ]; then
+    client=
+  fi
   if [ -z "$client" ]; then
     echo "could not find the mosquitto_sub to kill" >> "$TMP/why"
     return 1
