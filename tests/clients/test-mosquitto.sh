@@ -402,7 +402,11 @@ done
 echo "1..${#TESTS[@]}"
 
 if ! start_broker; then
-  echo "Bail out! starlingd did not write a usable ready file within 10 s"
+  if kill -0 "$BROKER_PID" 2>/dev/null; then
+    echo "Bail out! starlingd did not write a usable ready file within 10 s"
+  else
+    echo "Bail out! starlingd exited before it was ready"
+  fi
   { echo "--- stderr:"; tail -n 20 "$TMP/broker.err"; } 2>/dev/null | diag
   exit 1
 fi
