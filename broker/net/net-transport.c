@@ -444,7 +444,8 @@ net_transport_flush (StTransport *t)
     }
 
   /* See st_transport_pending: the engine saw drain_mark and waits. */
-  if (t->drain_mark > 0 && t->pending < t->drain_mark / 2 && t->engine_live && t->state == NET_T_OPEN)
+  if (t->drain_mark > 0 && (t->pending == 0 || t->pending < t->drain_mark / 2)
+      && t->engine_live && t->state == NET_T_OPEN)
     {
       t->drain_mark = 0;
       st_conn_drained (t->conn);

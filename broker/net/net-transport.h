@@ -52,7 +52,9 @@ void   st_transport_send       (StTransport *t, const void *data, size_t len);
 void   st_transport_send_bytes (StTransport *t, StBytes *bytes, size_t offset, size_t len);
 
 /* Bytes queued and not yet written: the engine stops feeding a slow
- * consumer above its limit and resumes on st_conn_drained(). */
+ * consumer above its limit and resumes on st_conn_drained(). The network
+ * layer calls st_conn_drained() once the backlog falls below half of the
+ * highest value this returned since the last st_conn_drained() (or to 0). */
 size_t st_transport_pending    (StTransport *t);
 
 /* Write what is queued, then close. No input is delivered after this call;
