@@ -21,12 +21,34 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/starling-mosq-XXXXXX")
 BROKER_PID=
 PIDS=()
 
-cleanup ()
+# Ends the background clients of a test.  Most run under timeout(1), which
+# passes SIGTERM on to its child but cannot pass on SIGKILL: killing the
+# wrapper outright would orphan the client.  So TERM, a bounded wait, then
+# KILL for whatever is left.
+stop_clients ()
 {
-  local p
+  local p i
+  for p in "${PIDS[@]}"; do
+    kill -TERM "$p" 2>/dev/null
+  done
+  for i in $(seq 20); do
+    local alive=0
+    for p in "${PIDS[@]}"; do
+      kill -0 "$p" 2>/dev/null && alive=1
+    done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for p in "${PIDS[@]}"; do
     kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
   done
+  PIDS=()
+}
+
+cleanup ()
+{
+  stop_clients
   if [ -n "$BROKER_PID" ]; then
     kill -TERM "$BROKER_PID" 2>/dev/null
     # Bounded wait for a clean exit, then force it.
@@ -440,9 +462,7 @@ for entry in "${TESTS[@]}"; do
       exit 1
     fi
   fi
-  # Stop stray clients of this test (bounded: they all have -W or timeout).
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  PIDS=()
+  stop_clients
 done
 
 [ "$failed" -eq 0 ]
