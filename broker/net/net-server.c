@@ -273,6 +273,24 @@ st_net_reload_tls (StNet *net, GError **error)
   return net_tls_reload (net, error);
 }
 
+/* Invokes that raced with the stop (one loop posting to another that had
+ * already finished) run here, once no loop thread is left, rather than
+ * leak what they carry. */
+static void
+drain_orphans (StNet *net)
+{
+  bool ran;
+
+  do
+    {
+      ran = false;
+      for (guint i = 0; i < net->n_loops; i++)
+        if (net->loops[i] && net_loop_drain_orphans (net->loops[i]))
+          ran = true;
+    }
+  while (ran);
+}
+
 void
 st_net_stop (StNet *net)
 {
@@ -288,17 +306,7 @@ st_net_stop (StNet *net)
     if (net->loops[i])
       net_loop_join (net->loops[i]);
 
-  /* Invokes that raced with the stop (one loop posting to another that
-   * had already finished) run here rather than leak what they carry. */
-  bool ran;
-  do
-    {
-      ran = false;
-      for (guint i = 0; i < net->n_loops; i++)
-        if (net->loops[i] && net_loop_drain_orphans (net->loops[i]))
-          ran = true;
-    }
-  while (ran);
+  drain_orphans (net);
 }
 
 void
@@ -307,6 +315,7 @@ st_net_free (StNet *net)
   if (net == NULL)
     return;
   st_net_stop (net);
+  drain_orphans (net);
   for (guint i = 0; i < net->n_loops; i++)
     net_loop_free (net->loops[i]);
   g_free (net->loops);
