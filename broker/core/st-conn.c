@@ -278,6 +278,24 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
       return;
     }
 
+  if (c->will_flag)
+    {
+      /* The will is checked like the PUBLISH it will become. */
+      if (c->will_topic.len > limits->max_topic_length
+          || count_levels (c->will_topic) > limits->max_topic_levels)
+        {
+          connack_refuse (conn, v, MQTT_RC_TOPIC_NAME_INVALID);
+          return;
+        }
+      if (v5 && mqtt_props_has (&c->will_props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR)
+          && c->will_props.payload_format_indicator == 1
+          && !mqtt_utf8_valid (c->will_payload.data, c->will_payload.len))
+        {
+          connack_refuse (conn, v, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+          return;
+        }
+    }
+
   StBroker *broker = st_engine_pick_broker (conn->engine, conn->sni);
   if (!broker)
     {
