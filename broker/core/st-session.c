@@ -102,10 +102,38 @@ drop_oldest_qos0 (StSession *s)
   g_assert_not_reached ();
 }
 
+/* Expired messages still take room until a pump meets them: when the queue
+ * is full, they go first. */
+static void
+drop_expired (StSession *s)
+{
+  gint64 now = st_now_ms ();
+
+  for (GList *l = s->queue.head; l;)
+    {
+      GList *next = l->next;
+      StDelivery *d = l->data;
+
+      if (st_message_expired (d->msg, now))
+        {
+          s->queued_bytes -= st_message_cost (d->msg);
+          if (d->qos == 0)
+            s->queued_qos0--;
+          s->dropped_expired++;
+          g_queue_delete_link (&s->queue, l);
+          st_delivery_free (d);
+        }
+      l = next;
+    }
+}
+
 bool
 st_session_enqueue (StSession *s, StDelivery *d, const StLimits *limits)
 {
   uint64_t cost = st_message_cost (d->msg);
+
+  if (!fits (s, cost, limits))
+    drop_expired (s);
 
   while (!fits (s, cost, limits) && d->qos > 0 && s->queued_qos0 > 0)
     drop_oldest_qos0 (s);

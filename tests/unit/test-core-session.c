@@ -89,6 +89,30 @@ test_bounds_bytes (void)
 }
 
 static void
+test_bounds_expired (void)
+{
+  StLimits limits;
+  StSession *s = st_session_new (NULL, "c");
+  MqttProperties props = { 0 };
+
+  st_limits_init (&limits);
+  limits.max_queued_messages = 2;
+  props.present = MQTT_PROP_BIT (MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+  props.message_expiry_interval = 1;
+  /* created "long ago": already expired now */
+  g_autoptr (StMessage) old = st_message_new (MQTT_BYTES_STR ("t"), MQTT_BYTES_STR ("x"), 1, false,
+                                              &props, st_now_ms () - 5000);
+  g_assert_true (st_session_enqueue (s, st_delivery_new (old, 1, false, NULL, 0), &limits));
+  g_assert_true (st_session_enqueue (s, delivery (1, 1), &limits));
+  /* full, but the expired one makes room */
+  g_assert_true (st_session_enqueue (s, delivery (1, 1), &limits));
+  g_assert_cmpuint (s->queue.length, ==, 2);
+  g_assert_cmpuint (s->dropped_expired, ==, 1);
+  g_assert_cmpuint (s->dropped_queue_full, ==, 0);
+  st_session_free (s);
+}
+
+static void
 test_packet_ids (void)
 {
   StSession *s = st_session_new (NULL, "c");
@@ -127,6 +151,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/session/bounds-count", test_bounds_count);
   g_test_add_func ("/core/session/bounds-bytes", test_bounds_bytes);
   g_test_add_func ("/core/session/bounds-draining", test_bounds_draining);
+  g_test_add_func ("/core/session/bounds-expired", test_bounds_expired);
   g_test_add_func ("/core/session/packet-ids", test_packet_ids);
   return g_test_run ();
 }
