@@ -1116,7 +1116,8 @@ def case(name, versions=(4, 5)):
     return deco
 
 
-def main():
+def main(broker_args=()):
+    """Run the registered cases against one broker started with broker_args."""
     tag = os.path.splitext(os.path.basename(sys.argv[0]))[0].replace("test_", "")
     only = sys.argv[1] if len(sys.argv) > 1 else None
     cases = []
@@ -1130,7 +1131,7 @@ def main():
     print("1..%d" % (len(cases) + 2), flush=True)
     broker = Broker()
     try:
-        broker.start()
+        broker.start(broker_args)
     except Exception as e:  # noqa: BLE001 — anything here means no broker
         print("Bail out! starlingd did not start: %s" % str(e).splitlines()[0], flush=True)
         for line in str(e).splitlines()[1:40]:
