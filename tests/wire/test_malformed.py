@@ -486,5 +486,11 @@ def _(t):
         t.assert_alive()
 
 
+@case("remaining length not in its shortest form", versions=(5,))
+def _(t):
+    # [MQTT-1.5.5-1]: a Variable Byte Integer uses the minimum number of bytes
+    bad_after_connect(t, b"\xc0\x80\x00")
+
+
 if __name__ == "__main__":
     sys.exit(main())

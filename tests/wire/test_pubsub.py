@@ -832,5 +832,39 @@ def _(t):
     check(seen_wrap, "packet ids never wrapped (last %r)" % last)
 
 
+@case("topic matching examples from the specification (4.7)")
+def _(t):
+    b = t.topic()
+    # filter -> topics it must match, among all topics published below
+    topics = ["/finance", "finance", "Finance", "a b/c", "\ufeffx", "x",
+              "sport/tennis/player1", "sport/tennis/player1/ranking", "sport/"]
+    filters = {
+        "+/+": {"/finance", "a b/c", "sport/"},
+        "/+": {"/finance"},
+        "+": {"finance", "Finance", "\ufeffx", "x"},
+        "finance": {"finance"},
+        "\ufeffx": {"\ufeffx"},
+        "sport/tennis/+": {"sport/tennis/player1"},
+        "sport/+": {"sport/"},
+        "sport/tennis/player1/#": {"sport/tennis/player1", "sport/tennis/player1/ranking"},
+    }
+    subs = {}
+    for f in filters:
+        s = t.connect(name="filter %r" % f)
+        s.subscribe([b + "/" + f])  # the prefix keeps a leading "/" an empty level
+        subs[f] = s
+    pub = t.connect()
+    for tp in topics:
+        pub.publish(b + "/" + tp, tp.encode(), qos=1)
+    for f, want in filters.items():
+        got = set()
+        while True:
+            p = subs[f].recv_packet(0.3 if got == want else 3)
+            if p is None:
+                break
+            got.add(p.payload.decode())
+        eq(sorted(got), sorted(want), "topics matched by %r" % f)
+
+
 if __name__ == "__main__":
     sys.exit(main())
