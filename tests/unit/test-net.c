@@ -1186,6 +1186,21 @@ ws_suite (Fixture *f, StListenerKind kind, SSL_CTX *ctx)
   ws_expect_close (&c, 1000);
   client_close (&c);
 
+  /* The first frame in the same write as the upgrade request. */
+  {
+    c = CONNECT ();
+    g_autofree char *req0 = ws_request ("mqtt", NULL);
+    static const uint8_t frame[] = { 0x82, 0x82, 0, 0, 0, 0, 0xc0, 0x00 };
+    g_autoptr (GByteArray) both = g_byte_array_new ();
+    g_byte_array_append (both, (const guint8 *) req0, strlen (req0));
+    g_byte_array_append (both, frame, sizeof frame);
+    cwrite (&c, both->data, both->len);
+    g_autofree char *head0 = read_head (&c);
+    g_assert_true (g_str_has_prefix (head0, "HTTP/1.1 101 "));
+    ws_expect_stream (&c, "\xc0\x00", 2);
+    client_close (&c);
+  }
+
   /* Offered protocols without mqtt: 400 and close. */
   c = CONNECT ();
   g_autofree char *req = ws_request ("chat, superchat", NULL);
@@ -1223,7 +1238,7 @@ test_ws (void)
   ws_suite (&f, ST_LISTENER_WS, NULL);
   g_assert_true (wait_count (f.engine, "closed", echo_engine_count (f.engine, "accepted")));
   /* Refused upgrades never reach the engine. */
-  g_assert_cmpint (echo_engine_count (f.engine, "accepted"), ==, 7);
+  g_assert_cmpint (echo_engine_count (f.engine, "accepted"), ==, 8);
   fixture_stop (&f);
 }
 
