@@ -154,5 +154,28 @@ def _(t):
     check(dt >= 0.7, "will published after only %.2f s" % dt)
 
 
+@case("Will Delay: a clean-start reconnect ends the session and sends the will", versions=(5,))
+def _(t):
+    wt = t.topic("will")
+    w = watcher(t, wt)
+    cid = t.cid("wd")
+    will = {"topic": wt, "payload": b"ended", "props": {P_WILL_DELAY: 10}}
+    c = t.connect(cid, props={P_SESSION_EXPIRY: 30}, will=will)
+    c.abort()
+    w.expect_nothing(0.4, "will before the delay")
+    t.connect(cid, clean=True, expect_sp=0)
+    w.expect_publish(wt, b"ended", timeout=2)
+
+
+@case("Will Delay with Session Expiry 0: the will goes when the connection does", versions=(5,))
+def _(t):
+    wt = t.topic("will")
+    w = watcher(t, wt)
+    will = {"topic": wt, "payload": b"no-session", "props": {P_WILL_DELAY: 10}}
+    c = t.connect(will=will)
+    c.abort()
+    w.expect_publish(wt, b"no-session", timeout=2)
+
+
 if __name__ == "__main__":
     sys.exit(main())
