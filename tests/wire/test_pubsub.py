@@ -866,5 +866,36 @@ def _(t):
         eq(sorted(got), sorted(want), "topics matched by %r" % f)
 
 
+@case("a subscription is in effect once SUBACK arrives (30 rounds, across threads)")
+def _(t):
+    pubs = [t.connect(name="pub%d" % i) for i in range(3)]
+    for i in range(30):
+        topic = t.topic("r%d" % i)
+        sub = t.connect(name="sub %d" % i)
+        sub.subscribe([(topic, 1)])
+        pubs[i % 3].publish(topic, b"%d" % i, qos=1)
+        p = sub.expect_publish(topic, b"%d" % i, timeout=3)
+        sub.ack(p)
+        sub.unsubscribe([topic])
+        pubs[(i + 1) % 3].publish(topic, b"late", qos=1)
+        sub.expect_nothing(0.1, "message after UNSUBACK")
+        sub.close()
+
+
+@case("a retained message is stored once its PUBACK arrives (30 rounds)")
+def _(t):
+    pubs = [t.connect(name="pub%d" % i) for i in range(3)]
+    for i in range(30):
+        topic = t.topic("k%d" % i)
+        pubs[i % 3].publish(topic, b"%d" % i, qos=1, retain=True)
+        sub = t.connect(name="sub %d" % i)
+        sub.subscribe([(topic, 0)])
+        p = sub.expect_publish(topic, b"%d" % i, timeout=3)
+        eq(p.retain, 1, "RETAIN flag")
+        sub.close()
+    for i in range(30):
+        pubs[0].publish(t.topic("k%d" % i), b"", qos=1, retain=True)
+
+
 if __name__ == "__main__":
     sys.exit(main())
