@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Documented limits (README "Limits"), on a broker started with small ones:
 --max-topic-levels 4 --max-topic-length 60 --max-connections 6
---max-queued-messages 5."""
+--max-queued-messages 5 --connect-timeout 1."""
 
 import os
 import sys
@@ -12,7 +12,8 @@ from mqttwire import *  # noqa: E402,F401,F403
 import mqttwire  # noqa: E402
 
 ARGS = ["--max-topic-levels", "4", "--max-topic-length", "60",
-        "--max-connections", "6", "--max-queued-messages", "5"]
+        "--max-connections", "6", "--max-queued-messages", "5",
+        "--connect-timeout", "1"]
 
 
 def short_topic(t, n):
@@ -118,6 +119,15 @@ def _(t):
     finally:
         b.stop()
         b.cleanup()
+
+
+@case("--connect-timeout 1: a connection without CONNECT goes after about 1 s", versions=(5,))
+def _(t):
+    c = t.client()
+    t0 = time.monotonic()
+    c.expect_closed(timeout=5)
+    dt = time.monotonic() - t0
+    check(0.7 <= dt <= 2.5, "closed after %.2f s, want about 1 s" % dt)
 
 
 if __name__ == "__main__":
