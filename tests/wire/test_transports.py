@@ -269,5 +269,28 @@ def _(t):
     round_trip(t, "mqtts")
 
 
+@case("WebSocket: frames dribbled one byte per write", versions=(4,))
+def _(t):
+    c = t.client(transport="ws")
+    ws = c.sock
+    data = ws.frame(connect_packet(4, t.cid())) + ws.frame(pingreq())
+    for i in range(len(data)):
+        ws.sock.sendall(data[i:i + 1])
+        time.sleep(0.001)
+    eq(c.expect(CONNACK).raw, b"\x20\x02\x00\x00", "CONNACK bytes")
+    c.expect(PINGRESP)
+
+
+@case("WSS: many small frames in one write", versions=(5,))
+def _(t):
+    c = t.client(transport="wss")
+    ws = c.sock
+    raw = connect_packet(5, t.cid()) + pingreq() * 50
+    ws.send_frames([ws.frame(raw[i:i + 3]) for i in range(0, len(raw), 3)])
+    eq(c.expect(CONNACK).rc, 0, "CONNACK reason")
+    for _ in range(50):
+        c.expect(PINGRESP)
+
+
 if __name__ == "__main__":
     sys.exit(main())
