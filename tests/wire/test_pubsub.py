@@ -897,5 +897,62 @@ def _(t):
         pubs[0].publish(t.topic("k%d" % i), b"", qos=1, retain=True)
 
 
+@case("deliveries stay complete and ordered while other clients churn subscriptions")
+def _(t):
+    import random
+    rnd = random.Random(4242 + t.version)
+    b = t.topic()
+    stable = [t.connect(name="stable %d" % i) for i in range(4)]
+    for s in stable:
+        s.subscribe([(b + "/+", 1)])
+    pubs = [t.connect(name="pub %d" % i) for i in range(2)]
+    n = 300
+    got = [[[] for _ in pubs] for _ in stable]
+    churn = []
+    filters = [b + "/#", b + "/+", b + "/p0", "$share/g/" + b + "/+", b + "/+/x", "#"]
+
+    def drain(timeout):
+        for si, s in enumerate(stable):
+            while True:
+                p = s.recv_packet(timeout)
+                if p is None:
+                    break
+                k, i = map(int, p.payload.split(b":"))
+                got[si][k].append(i)
+                s.send(puback(t.version, p.pid))
+
+    for start in range(0, n, 10):
+        for k, pb in enumerate(pubs):
+            pb.send(b"".join(publish_packet(t.version, "%s/p%d" % (b, k), b"%d:%d" % (k, i),
+                                            qos=1, pid=i + 1)
+                             for i in range(start, start + 10)))
+        for _ in range(3):
+            if churn and rnd.random() < 0.5:
+                c = churn.pop(rnd.randrange(len(churn)))
+                if rnd.random() < 0.5:
+                    c.abort()
+                else:
+                    c.disconnect()
+            else:
+                c = t.client(name="churn")
+                c.send(connect_packet(t.version, t.cid("ch")) +
+                       subscribe_packet(t.version, 1, [(rnd.choice(filters), rnd.randrange(3))]) +
+                       unsubscribe_packet(t.version, 2, [rnd.choice(filters)]) +
+                       subscribe_packet(t.version, 3, [(rnd.choice(filters), 0)]))
+                churn.append(c)
+        drain(0.0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(len(g[k]) < n for g in got for k in range(len(pubs))):
+        drain(0.05)
+    for si, g in enumerate(got):
+        for k in range(len(pubs)):
+            eq(g[k], list(range(n)), "stable %d: messages from publisher %d" % (si, k))
+    for pb in pubs:
+        acks = 0
+        while acks < n:
+            pb.expect(PUBACK)
+            acks += 1
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -407,5 +407,38 @@ def _(t):
     c.ack(p)
 
 
+@case("ten simultaneous CONNECTs with one client id: exactly one survives")
+def _(t):
+    cid = t.cid("storm")
+    cs = [t.client(name="conn %d" % i) for i in range(10)]
+    for c in cs:
+        c.send(connect_packet(t.version, cid, clean=True))
+    time.sleep(1.0)
+    alive = []
+    for c in cs:
+        try:
+            while True:
+                p = c.recv_packet(0.05)
+                if p is None:
+                    alive.append(c)
+                    break
+                if p.type == CONNACK:
+                    eq(p.rc, 0, "%s CONNACK reason" % c.name)
+                elif p.type == DISCONNECT:
+                    eq(p.rc, 0x8E, "%s DISCONNECT reason" % c.name)
+                else:
+                    raise Fail("%s got %r" % (c.name, p))
+        except Closed:
+            pass
+    eq(len(alive), 1, "connections still open")
+    alive[0].ping()
+    topic = t.topic()
+    alive[0].subscribe([(topic, 1)])
+    pub = t.connect()
+    pub.publish(topic, b"winner", qos=1)
+    p = alive[0].expect_publish(topic, b"winner")
+    alive[0].ack(p)
+
+
 if __name__ == "__main__":
     sys.exit(main())
