@@ -292,5 +292,17 @@ def _(t):
         c.expect(PINGRESP)
 
 
+@case("SIGHUP (TLS reload) keeps the broker and its sessions serving", versions=(5,))
+def _(t):
+    import signal
+    held = t.connect(transport="mqtts", name="held over SIGHUP")
+    t.broker.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check(t.broker.alive(), "starlingd died on SIGHUP")
+    held.ping()
+    round_trip(t, "mqtts")
+    round_trip(t, "wss")
+
+
 if __name__ == "__main__":
     sys.exit(main())
