@@ -1003,6 +1003,31 @@ class Client:
 
 
 # --------------------------------------------------------------------------
+# Function-style helpers (same as the Client methods)
+
+
+def connect(broker, version=5, client_id="", clean=True, keepalive=60, props=None,
+            will=None, username=None, password=None, transport="mqtt"):
+    """Open a connection and send CONNECT; returns (client, CONNACK)."""
+    c = Client(broker, version, transport)
+    c.send(connect_packet(version, client_id, clean, keepalive, props, will,
+                          username, password))
+    return c, c.expect(CONNACK, what="CONNECT")
+
+
+def expect_packet(c, ptype, timeout=5.0):
+    return c.expect(ptype, timeout)
+
+
+def expect_closed(c, timeout=5.0):
+    return c.expect_closed(timeout)
+
+
+def expect_nothing(c, timeout=0.5):
+    return c.expect_nothing(timeout)
+
+
+# --------------------------------------------------------------------------
 # Assertions
 
 
