@@ -97,6 +97,10 @@ struct _StTransport {
 
   StBuf           in;           /* unconsumed MQTT bytes (the HTTP request during the upgrade) */
 
+  StBuf           tls_out;      /* TLS records OpenSSL wrote, not yet on the socket */
+  size_t          tls_out_off;  /* how much of tls_out is already written */
+  bool            tls_shutdown; /* close_notify queued */
+
   StBuf           obuf;         /* copied output bytes */
   NetSeg         *segs;
   size_t          n_segs, cap_segs, head, head_off;
@@ -156,6 +160,7 @@ typedef struct {
   char      *ca_file;      /* only when generated */
   char      *dir;          /* data_dir/tls when generated */
   char      *public_host;
+  BIO_METHOD *out_method;  /* the write BIO that fills StTransport.tls_out */
 } NetTls;
 
 struct _StNet {
@@ -219,8 +224,9 @@ gboolean net_tls_init            (StNet *net, const StNetConfig *config, const c
 void     net_tls_clear           (NetTls *tls);
 gboolean net_tls_reload          (StNet *net, GError **error);
 SSL     *net_tls_new_ssl         (StNet *net, StTransport *t);
-/* Like read(2)/writev(2): -1 with errno EAGAIN when OpenSSL wants I/O. */
+/* Like read(2): -1 with errno EAGAIN when OpenSSL wants more input. */
 ssize_t  net_tls_read            (StTransport *t, void *buf, size_t len);
+/* Encrypts into t->tls_out (never blocks); -1 on a TLS error. */
 ssize_t  net_tls_write           (StTransport *t, const void *buf, size_t len);
 int      net_tls_handshake       (StTransport *t); /* 1 done, 0 again, -1 failed */
 void     net_tls_error_string    (char *buf, size_t len);

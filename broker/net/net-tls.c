@@ -283,6 +283,50 @@ out:
   return ok;
 }
 
+/* ---- The write BIO ---------------------------------------------------- *
+ *
+ * OpenSSL writes its records into the transport's tls_out buffer instead
+ * of the socket: all the records of an iteration (and the handshake
+ * flights) then leave in one write(2), where the socket BIO would make
+ * one per 16 KiB record. Reads still come straight from the socket. */
+
+static int
+out_bio_write (BIO *bio, const char *data, int len)
+{
+  StTransport *t = BIO_get_data (bio);
+
+  if (len <= 0)
+    return 0;
+  /* The transport is marked dirty by whoever made OpenSSL write, after
+   * the call (net_transport_read), or is being flushed already. */
+  st_buf_append (&t->tls_out, data, len);
+  return len;
+}
+
+static long
+out_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
+{
+  StTransport *t = BIO_get_data (bio);
+
+  switch (cmd)
+    {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_WPENDING:
+    case BIO_CTRL_PENDING:
+      return t ? (long) (t->tls_out.len - t->tls_out_off) : 0;
+    default:
+      return 0;
+    }
+}
+
+static int
+out_bio_create (BIO *bio)
+{
+  BIO_set_init (bio, 1);
+  return 1;
+}
+
 /* ---- Contexts --------------------------------------------------------- */
 
 /* Where a per-namespace certificate will be chosen by name: NULL keeps the
@@ -370,6 +414,10 @@ net_tls_init (StNet *net, const StNetConfig *config, const char *listener, GErro
   NetTls *tls = &net->tls;
 
   g_mutex_init (&tls->lock);
+  tls->out_method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, "starling-tls-out");
+  BIO_meth_set_write (tls->out_method, out_bio_write);
+  BIO_meth_set_ctrl (tls->out_method, out_bio_ctrl);
+  BIO_meth_set_create (tls->out_method, out_bio_create);
   tls->public_host = g_strdup (config->public_host ? config->public_host : "localhost");
   if (config->tls_cert_file || config->tls_key_file)
     {
@@ -412,6 +460,7 @@ net_tls_clear (NetTls *tls)
   g_clear_pointer (&tls->ca_file, g_free);
   g_clear_pointer (&tls->dir, g_free);
   g_clear_pointer (&tls->public_host, g_free);
+  g_clear_pointer (&tls->out_method, BIO_meth_free);
   g_mutex_clear (&tls->lock);
 }
 
@@ -445,7 +494,17 @@ net_tls_new_ssl (StNet *net, StTransport *t)
 
   if (ssl == NULL)
     return NULL;
-  SSL_set_fd (ssl, t->fd);
+  BIO *rbio = BIO_new_socket (t->fd, BIO_NOCLOSE);
+  BIO *wbio = BIO_new (net->tls.out_method);
+  if (rbio == NULL || wbio == NULL)
+    {
+      BIO_free (rbio);
+      BIO_free (wbio);
+      SSL_free (ssl);
+      return NULL;
+    }
+  BIO_set_data (wbio, t);
+  SSL_set_bio (ssl, rbio, wbio);
   SSL_set_accept_state (ssl);
   SSL_set_app_data (ssl, t);
   return ssl;
@@ -464,12 +523,7 @@ map_error (StTransport *t, int r, const char *op)
       errno = EAGAIN;
       return -1;
     case SSL_ERROR_WANT_WRITE:
-      /* Renegotiation is off, but TLS 1.3 key updates write while reading. */
-      if (!t->out_armed)
-        {
-          t->out_armed = true;
-          net_transport_update_events (t);
-        }
+      /* Not from our write BIO, which takes everything. */
       errno = EAGAIN;
       return -1;
     case SSL_ERROR_ZERO_RETURN:

@@ -141,6 +141,7 @@ net_transport_free (StTransport *t)
   g_free (t->segs);
   st_buf_clear (&t->obuf);
   st_buf_clear (&t->in);
+  st_buf_clear (&t->tls_out);
   if (t->ssl)
     SSL_free (t->ssl);
   net_ws_free (t->ws);
@@ -345,17 +346,64 @@ write_plain (StTransport *t, bool *blocked)
   return total;
 }
 
+static inline size_t
+tls_backlog (StTransport *t)
+{
+  return t->tls_out.len - t->tls_out_off;
+}
+
+/* Everything queued, as the socket will see it. */
+static inline size_t
+wire_pending (StTransport *t)
+{
+  return t->pending + tls_backlog (t);
+}
+
+/* Writes the TLS records OpenSSL produced, in one write(2). */
+static ssize_t
+flush_tls_out (StTransport *t, bool *blocked)
+{
+  size_t total = 0;
+
+  while (tls_backlog (t) > 0)
+    {
+      ssize_t n = write (t->fd, t->tls_out.data + t->tls_out_off, tls_backlog (t));
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno == EAGAIN)
+            {
+              *blocked = true;
+              return total;
+            }
+          g_debug ("%s: write: %s", t->info.peer_str, g_strerror (errno));
+          return -1;
+        }
+      t->tls_out_off += n;
+      total += n;
+      if (tls_backlog (t) > 0)
+        {
+          *blocked = true;
+          return total;
+        }
+    }
+  t->tls_out_off = 0;
+  st_buf_reset (&t->tls_out);
+  if (t->tls_out.cap > 256 * 1024)
+    st_buf_clear (&t->tls_out);
+  return total;
+}
+
 static ssize_t
 write_tls (StTransport *t, bool *blocked)
 {
   uint8_t *chunk = t->loop->tls_chunk;
-  size_t total = 0;
 
   while (t->pending > 0)
     {
-      /* Coalesce small segments into one record. After WANT_WRITE OpenSSL
-       * wants the same bytes again: the queue has not moved, so the chunk
-       * starts the same and is at least as long. */
+      /* Coalesce small segments into one record; the write BIO takes
+       * every record, so OpenSSL never asks for a retry here. */
       size_t len = 0;
       for (size_t i = t->head; i < t->n_segs && len < NET_TLS_CHUNK; i++)
         {
@@ -366,19 +414,18 @@ write_tls (StTransport *t, bool *blocked)
           len += n;
         }
       ssize_t n = net_tls_write (t, chunk, len);
-      if (n < 0)
-        {
-          if (errno == EAGAIN)
-            {
-              *blocked = true;
-              return total;
-            }
-          return -1;
-        }
+      if (n <= 0)
+        return -1;
       out_consume (t, n);
-      total += n;
     }
-  return total;
+  if (t->state == NET_T_CLOSING && !t->tls_shutdown)
+    {
+      /* close_notify right behind the last record. */
+      t->tls_shutdown = true;
+      ERR_clear_error ();
+      SSL_shutdown (t->ssl);
+    }
+  return flush_tls_out (t, blocked);
 }
 
 static void
@@ -388,11 +435,6 @@ finish_close (StTransport *t)
 
   /* FIN after the last byte, then read to EOF: closing with unread input
    * would send RST and could destroy what we just wrote. */
-  if (t->ssl)
-    {
-      ERR_clear_error ();
-      SSL_shutdown (t->ssl);
-    }
   shutdown (t->fd, SHUT_WR);
   t->state = NET_T_LINGER;
   t->out_armed = false;
@@ -408,16 +450,26 @@ finish_close (StTransport *t)
 void
 net_transport_flush (StTransport *t)
 {
-  if (t->state == NET_T_DEAD || t->state == NET_T_LINGER || t->state == NET_T_TLS_HANDSHAKE)
+  if (t->state == NET_T_DEAD || t->state == NET_T_LINGER)
     return;
 
   if (t->ws)
     net_ws_seal (t);
+  if (t->ssl && t->state == NET_T_CLOSING && !t->tls_shutdown && wire_pending (t) == 0)
+    {
+      t->tls_shutdown = true;
+      ERR_clear_error ();
+      SSL_shutdown (t->ssl);
+    }
 
-  if (t->pending > 0 && (!t->out_armed || t->writable))
+  if (wire_pending (t) > 0 && (!t->out_armed || t->writable))
     {
       bool blocked = false;
-      ssize_t n = t->ssl ? write_tls (t, &blocked) : write_plain (t, &blocked);
+      ssize_t n;
+      if (t->state == NET_T_TLS_HANDSHAKE)
+        n = flush_tls_out (t, &blocked);
+      else
+        n = t->ssl ? write_tls (t, &blocked) : write_plain (t, &blocked);
       t->writable = false;
       if (n < 0)
         {
@@ -430,7 +482,8 @@ net_transport_flush (StTransport *t)
           net_transport_update_events (t);
         }
     }
-  if (t->pending == 0 && t->out_armed)
+  size_t left = wire_pending (t);
+  if (left == 0 && t->out_armed)
     {
       t->out_armed = false;
       net_transport_update_events (t);
@@ -438,13 +491,13 @@ net_transport_flush (StTransport *t)
 
   if (t->state == NET_T_CLOSING)
     {
-      if (t->pending == 0)
+      if (left == 0)
         finish_close (t);
       return;
     }
 
   /* See st_transport_pending: the engine saw drain_mark and waits. */
-  if (t->drain_mark > 0 && (t->pending == 0 || t->pending < t->drain_mark / 2)
+  if (t->drain_mark > 0 && (left == 0 || left < t->drain_mark / 2)
       && t->engine_live && t->state == NET_T_OPEN)
     {
       t->drain_mark = 0;
@@ -677,8 +730,20 @@ linger_read (StTransport *t)
     }
 }
 
+static void transport_read (StTransport *t);
+
 void
 net_transport_read (StTransport *t)
+{
+  transport_read (t);
+  /* Handshake flights, session tickets, alerts: OpenSSL wrote them to
+   * tls_out while reading; they leave with the iteration's flush. */
+  if (t->ssl && t->state != NET_T_DEAD && tls_backlog (t) > 0)
+    net_loop_mark_dirty (t->loop, t);
+}
+
+static void
+transport_read (StTransport *t)
 {
   StLoop *loop = t->loop;
   uint8_t *buf = loop->rbuf;
@@ -689,6 +754,9 @@ net_transport_read (StTransport *t)
       int r = net_tls_handshake (t);
       if (r < 0)
         {
+          /* Let the alert out if the socket takes it, then go. */
+          bool blocked;
+          flush_tls_out (t, &blocked);
           net_transport_abort (t, "TLS handshake failed");
           return;
         }
@@ -751,7 +819,7 @@ net_transport_read (StTransport *t)
       total += filled;
       if (filled > 0)
         process_input (t, buf, filled);
-      if (eof && t->state == NET_T_OPEN && t->pending > 0)
+      if (eof && t->state == NET_T_OPEN && wire_pending (t) > 0)
         {
           /* A half-close after a request: the answer still goes out. */
           net_transport_begin_close (t);
@@ -779,17 +847,7 @@ net_transport_on_event (StTransport *t, uint32_t events)
   if (events & EPOLLOUT)
     {
       t->writable = true;
-      if (t->state == NET_T_TLS_HANDSHAKE)
-        {
-          t->out_armed = false;
-          net_transport_update_events (t);
-          net_transport_read (t);
-          return;
-        }
       net_loop_mark_dirty (t->loop, t);
-      /* OpenSSL may have wanted to write during a read (key update). */
-      if (t->ssl)
-        net_loop_mark_again (t->loop, t);
     }
 
   if (events & (EPOLLERR | EPOLLHUP))
@@ -842,11 +900,13 @@ st_transport_send_bytes (StTransport *t, StBytes *bytes, size_t offset, size_t l
 size_t
 st_transport_pending (StTransport *t)
 {
+  size_t n = wire_pending (t);
+
   /* The engine asks before deciding to hold back; remember the highest
    * value it saw so that st_conn_drained comes once it halved. */
-  if (t->pending > t->drain_mark)
-    t->drain_mark = t->pending;
-  return t->pending;
+  if (n > t->drain_mark)
+    t->drain_mark = n;
+  return n;
 }
 
 void
