@@ -4,6 +4,8 @@
  * signs are generated once under data_dir/tls and reused; clients trust
  * ca.pem. The SSL_CTX is swapped under a mutex on reload: live
  * connections keep the context they started with (SSL holds a reference).
+ * Reads go straight to the socket (SSL_ERROR_WANT_READ becomes EAGAIN);
+ * writes go to a buffer BIO so that records leave in one write(2).
  */
 #define G_LOG_DOMAIN "starling-net"
 

@@ -8,8 +8,14 @@
  *
  * Output: st_transport_send copies into obuf, st_transport_send_bytes keeps
  * a reference; both become segments, written with one writev at the end of
- * the iteration. EPOLLOUT is armed only when a write comes up short and
- * disarmed when the queue empties.
+ * the iteration (over TLS: encrypted into tls_out, one write). EPOLLOUT is
+ * armed only when a write comes up short and disarmed when the queue
+ * empties.
+ *
+ * st_conn_closed is called exactly once per accepted transport: when the
+ * peer goes (EOF, error, hangup), when a close finished flushing (or gave
+ * up after NET_CLOSE_LINGER_MS), or at stop. Never from inside an engine
+ * call for that transport; the memory goes at the end of the iteration.
  */
 #define G_LOG_DOMAIN "starling-net"
 
