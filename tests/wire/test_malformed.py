@@ -492,5 +492,24 @@ def _(t):
     bad_after_connect(t, b"\xc0\x80\x00")
 
 
+@case("PUBLISH Content Type with invalid UTF-8", versions=(5,))
+def _(t):
+    bad_after_connect(t, publish_packet(5, t.topic(), b"x", props={P_CONTENT_TYPE: b"text/\xed\xa0\x80"}))
+
+
+@case("PUBLISH User Property name with U+0000", versions=(5,))
+def _(t):
+    bad_after_connect(t, publish_packet(5, t.topic(), b"x",
+                                        props=[(P_USER_PROPERTY, (b"a\x00b", b"v"))]))
+
+
+@case("CONNECT username with invalid UTF-8")
+def _(t):
+    c = t.client()
+    c.send(connect_packet(t.version, t.cid(), username=b"\xc3\x28", password=b"p"))
+    t.expect_connack_error(c, MALFORMED)
+    t.assert_alive()
+
+
 if __name__ == "__main__":
     sys.exit(main())
