@@ -832,8 +832,18 @@ test_tls_echo (void)
   g_assert_null (sni);
   client_close (&c);
 
-  SSL_CTX_free (ctx);
+  /* Stopping with a live TLS connection: the goodbye, then close_notify
+   * (SSL_read sees a clean TLS EOF, not just a TCP one). */
   g_assert_true (wait_count (f.engine, "closed", echo_engine_count (f.engine, "accepted")));
+  c = client_tls (ctx, port, "localhost");
+  cwrite (&c, "y", 1);
+  expect (&c, "y");
+  st_net_stop (f.net);
+  expect (&c, "BYE");
+  expect_eof (&c);
+  client_close (&c);
+
+  SSL_CTX_free (ctx);
   fixture_stop (&f);
   rm_rf (dir);
 }
