@@ -20,6 +20,9 @@ typedef struct {
 
 #define NO_DISCONNECT (-1)
 
+/* Messages moved from a session queue per hold of the broker lock. */
+#define PUMP_BATCH 1024
+
 static void conn_pump (StConn *conn);
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -607,7 +610,8 @@ conn_pump (StConn *conn)
       StBroker *b = conn->broker;
       size_t pending = st_transport_pending (conn->t);
       gint64 now = st_now_ms ();
-      bool held_back = false;
+      bool held_back = false, more = false;
+      guint moved = 0;
 
       st_broker_lock (b);
       conn->pump_scheduled = false;
@@ -619,6 +623,12 @@ conn_pump (StConn *conn)
           if (pending > limits->max_output_buffer)
             {
               held_back = true;
+              break;
+            }
+          /* Let publishers on other loops have the lock now and then. */
+          if (moved++ == PUMP_BATCH)
+            {
+              more = true;
               break;
             }
           if (d->qos > 0 && s->inflight.length >= s->receive_max)
@@ -660,11 +670,15 @@ conn_pump (StConn *conn)
             st_delivery_free (d);
           pending += size;
         }
+      /* stopping for the batch size is not the consumer's fault */
       if (s)
-        s->draining = s->queue.length == 0;
+        s->draining = s->queue.length == 0 || more;
+      if (more)
+        st_conn_request_pump_locked (conn, conn->wake);
       st_broker_unlock (b);
 
       send_collected (conn);
+      st_broker_wake (conn->wake);
 
       /* Held back for a slow consumer: asking the transport for its backlog
        * now also arms st_conn_drained (it fires once the backlog halves).
