@@ -831,6 +831,8 @@ transport_read (StTransport *t)
           net_transport_begin_close (t);
           return;
         }
+      if (eof && t->state == NET_T_CLOSING)
+        return;   /* closing already (a WebSocket close frame, say): its output still goes */
       if (eof || failed)
         {
           net_transport_abort (t, eof ? "peer closed" : "read error");
