@@ -70,7 +70,7 @@ st_conn_unref (StConn *conn)
   g_clear_pointer (&conn->out_aliases, g_hash_table_unref);
   if (conn->in_aliases)
     {
-      for (guint i = 0; i <= conn->engine->limits.topic_alias_maximum; i++)
+      for (guint i = 0; i <= conn->in_alias_max; i++)
         g_clear_pointer (&conn->in_aliases[i], g_bytes_unref);
       g_free (conn->in_aliases);
     }
@@ -352,7 +352,10 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
     conn->out_aliases = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
                                                (GDestroyNotify) g_bytes_unref, NULL);
   if (v5 && limits->topic_alias_maximum)
-    conn->in_aliases = g_new0 (GBytes *, (gsize) limits->topic_alias_maximum + 1);
+    {
+      conn->in_alias_max = limits->topic_alias_maximum;
+      conn->in_aliases = g_new0 (GBytes *, (gsize) conn->in_alias_max + 1);
+    }
 
   StMessage *will = NULL;
   uint32_t will_delay = 0;

@@ -46,7 +46,8 @@ struct _StConn {
   uint16_t     client_alias_max;
   GHashTable  *out_aliases;    /* topic (GBytes) -> alias */
   uint16_t     out_alias_next;
-  GBytes     **in_aliases;     /* [1 .. limits.topic_alias_maximum] */
+  GBytes     **in_aliases;     /* [1 .. in_alias_max] */
+  uint16_t     in_alias_max;   /* copied: the engine may be gone when the last ref drops */
 
   char        *sni;            /* copy of info.sni */
   bool         released;       /* session detached, connection uncounted */

@@ -2,6 +2,7 @@
 #include <glib.h>
 
 #include "core/st-retain.h"
+#include "core/st-subtree.h"
 
 static StMessage *
 msg (const char *topic, const char *payload, uint8_t qos)
@@ -39,6 +40,33 @@ test_match (void)
   g_assert_cmpuint (count (store, "a/x", 0), ==, 0);
   g_assert_cmpuint (count (store, "$SYS/#", 0), ==, 1);
   g_assert_cmpuint (count (store, "+/x", 0), ==, 0);
+  g_assert_cmpuint (count (store, "+", 0), ==, 1);
+  g_assert_cmpuint (count (store, "+/+", 0), ==, 2);
+  g_assert_cmpuint (count (store, "+/#", 0), ==, 4);
+  g_assert_cmpuint (count (store, "a/+/#", 0), ==, 2);
+  g_assert_cmpuint (count (store, "a/b/c/#", 0), ==, 1);
+  g_assert_cmpuint (count (store, "a/b/c/d", 0), ==, 0);
+  g_assert_cmpuint (count (store, "$SYS/+", 0), ==, 1);
+
+  /* Agrees with the single-pair matcher on every filter/topic pair. */
+  const char *filters[] = { "#", "+", "+/+", "+/#", "a/#", "a/+", "a/+/+", "+/b/#", "$SYS/#",
+                            "a//b", "+//+", "/#", "a/b/c", "b/+" };
+  const char *more[] = { "a//b", "/x", "/", "b" };
+  for (guint i = 0; i < G_N_ELEMENTS (more); i++)
+    {
+      g_autoptr (StMessage) m = msg (more[i], "y", 0);
+      st_retain_set (store, m);
+    }
+  for (guint f = 0; f < G_N_ELEMENTS (filters); f++)
+    {
+      guint want = 0;
+      for (guint i = 0; i < G_N_ELEMENTS (topics); i++)
+        want += st_topic_matches (MQTT_BYTES_STR (filters[f]), MQTT_BYTES_STR (topics[i]));
+      for (guint i = 0; i < G_N_ELEMENTS (more); i++)
+        want += st_topic_matches (MQTT_BYTES_STR (filters[f]), MQTT_BYTES_STR (more[i]));
+      g_test_message ("filter %s", filters[f]);
+      g_assert_cmpuint (count (store, filters[f], 0), ==, want);
+    }
   st_retain_free (store);
 }
 
@@ -58,6 +86,7 @@ test_replace_clear (void)
   g_assert_cmpuint (got->qos, ==, 2);
 
   st_retain_set (store, empty);
+  st_retain_set (store, empty); /* clearing twice is harmless */
   g_assert_cmpuint (st_retain_count (store), ==, 0);
   g_assert_null (st_retain_lookup (store, MQTT_BYTES_STR ("t")));
   g_assert_cmpuint (count (store, "#", 0), ==, 0);
