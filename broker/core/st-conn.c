@@ -119,14 +119,25 @@ conn_release (StConn *conn, bool publish_will, const char *why)
   if (conn->broker)
     {
       bool had_session;
+      uint64_t full = 0, large = 0, expired = 0;
 
       st_broker_lock (conn->broker);
       had_session = conn->session != NULL;
+      if (had_session)
+        {
+          full = conn->session->dropped_queue_full;
+          large = conn->session->dropped_too_large;
+          expired = conn->session->dropped_expired;
+        }
       st_broker_detach_locked (conn->broker, conn, publish_will, conn->wake);
       st_broker_unlock (conn->broker);
       st_broker_wake (conn->wake);
       if (had_session || conn->state == ST_CONN_ACTIVE)
         g_info ("client %s disconnected (%s)", conn_name (conn), why);
+      if (full || large || expired)
+        g_info ("client %s: messages dropped so far: %" G_GUINT64_FORMAT " (queue full), %"
+                G_GUINT64_FORMAT " (over its Maximum Packet Size), %" G_GUINT64_FORMAT " (expired)",
+                conn_name (conn), full, large, expired);
     }
   if (conn->counted)
     {
