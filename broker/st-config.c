@@ -17,6 +17,7 @@ static const StConfigKey keys[] = {
   { "starlingd", "tls-cert", "FILE", "TLS certificate chain (PEM); default: generated from a local CA" },
   { "starlingd", "tls-key", "FILE", "TLS private key (PEM)" },
   { "starlingd", "log-level", "LEVEL", "error, warning, message, info or debug (default message)" },
+  { "starlingd", "durability", "MODE", "How MQTT state (sessions, queued and retained messages) reaches the disk: always, batch or off (default batch)" },
   { "limits", "max-packet-size", "BYTES", "Largest MQTT packet accepted or sent (default 1048576)" },
   { "limits", "max-connections", "N", "Client connections at once (default 10000)" },
   { "limits", "max-queued-messages", "N", "QoS 1/2 messages queued per session (default 1000)" },
@@ -167,6 +168,16 @@ st_config_set (StServerConfig *config, const char *key, const char *value, GErro
     return parse_bool (key, value, &config->dev, error);
   if (g_str_equal (key, "log-level"))
     return st_config_parse_log_level (value, &config->log_level, error);
+  if (g_str_equal (key, "durability"))
+    {
+      if (!st_durability_from_string (value, &config->durability))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "durability: “%s” is not one of always, batch, off", value);
+          return FALSE;
+        }
+      return TRUE;
+    }
   if (g_str_equal (key, "threads"))
     {
       if (!parse_uint (key, value, 1, 1024, &v, error))

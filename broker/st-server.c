@@ -12,6 +12,7 @@ struct _StServer
 {
   StServerConfig config;
   StEngine      *engine;
+  StMqttStore   *mqtt_store;
   StNet         *net;
   gboolean       running;
 };
@@ -31,6 +32,7 @@ st_server_config_init (StServerConfig *config)
     config->listen[i] = g_strdup (default_listen[i]);
   config->public_host = g_strdup ("localhost");
   config->log_level = G_LOG_LEVEL_MESSAGE;
+  config->durability = ST_DURABILITY_BATCH;
   st_limits_init (&config->limits);
 }
 
@@ -88,8 +90,16 @@ st_server_new (const StServerConfig *config, GError **error)
       return NULL;
     }
 
+  /* MQTT state has a file of its own: its writes come from the store
+   * thread alone and never queue behind control-plane transactions. */
+  g_autofree char *mqtt_db = g_build_filename (config->data_dir, "mqtt.db", NULL);
+  StMqttStore *mqtt_store = st_mqtt_store_open (mqtt_db, config->durability, error);
+  if (mqtt_store == NULL)
+    return NULL;
+
   StServer *server = g_new0 (StServer, 1);
   config_copy (&server->config, config);
+  server->mqtt_store = mqtt_store;
   if (server->config.threads == 0)
     server->config.threads = MAX (1, g_get_num_processors ());
 
@@ -222,6 +232,10 @@ st_server_stop (StServer *server)
   st_net_stop (server->net);
   g_clear_pointer (&server->net, st_net_free);
   server->running = FALSE;
+  /* Every client has been detached: what they were acknowledged is in the
+   * store's queue, and goes to disk before the process may exit. */
+  if (server->mqtt_store)
+    st_mqtt_store_flush (server->mqtt_store);
 }
 
 void
@@ -230,6 +244,7 @@ st_server_free (StServer *server)
   if (server == NULL)
     return;
   st_server_stop (server);
+  g_clear_pointer (&server->mqtt_store, st_mqtt_store_close);
   g_clear_pointer (&server->engine, st_engine_free);
   st_server_config_clear (&server->config);
   g_free (server);

@@ -10,6 +10,7 @@
 
 #include "core/st-engine.h"
 #include "net/net-transport.h"
+#include "store/st-mqtt-store.h"
 
 typedef struct _StServer StServer;
 
@@ -22,6 +23,7 @@ typedef struct {
   char    *tls_cert_file;                  /* NULL: generated local CA + certificate */
   char    *tls_key_file;
   GLogLevelFlags log_level;               /* for the program that logs; default MESSAGE */
+  StDurability durability;                 /* MQTT state in data_dir/mqtt.db; default BATCH */
   StLimits limits;
 } StServerConfig;
 

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "st-config.h"
 #include "store/st-mqtt-store.h"
 
 #define BROKER "0123456789abcdef0123456789abcdef"
@@ -245,6 +246,26 @@ test_durability_names (void)
 }
 
 static void
+test_durability_key (void)
+{
+  g_autoptr (GError) error = NULL;
+  StServerConfig c;
+
+  st_server_config_init (&c);
+  g_assert_cmpint (c.durability, ==, ST_DURABILITY_BATCH);
+  g_assert_true (st_config_set (&c, "durability", "always", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (c.durability, ==, ST_DURABILITY_ALWAYS);
+  g_assert_true (st_config_set (&c, "durability", "off", &error));
+  g_assert_cmpint (c.durability, ==, ST_DURABILITY_OFF);
+  g_assert_false (st_config_set (&c, "durability", "sometimes", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "durability: “sometimes” is not one of always, batch, off"));
+  g_assert_cmpint (c.durability, ==, ST_DURABILITY_OFF);
+  st_server_config_clear (&c);
+}
+
+static void
 test_retained (void)
 {
   StMqttStore *store = open_store (ST_DURABILITY_BATCH);
@@ -293,6 +314,12 @@ test_retained (void)
   g_assert_cmpint (count_rows ("retained"), ==, 2);
   g_assert_cmpint (count_rows ("messages"), ==, 2);
   st_mqtt_store_close (store);
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
 static void
@@ -346,8 +373,8 @@ test_session (void)
   g_assert_cmpint (s->expire_at_ms, <=, st_now_ms () + 3600 * 1000);
 
   g_assert_cmpuint (s->subs->len, ==, 2);
-  g_ptr_array_sort (s->subs, (GCompareFunc) g_strcmp0);
-  g_assert_cmpstr (*(char **) s->subs->pdata, ==, "$share/g/t/+|q1 nl0 rap0 rh0|0");
+  g_ptr_array_sort (s->subs, compare_strings);
+  g_assert_cmpstr (s->subs->pdata[0], ==, "$share/g/t/+|q1 nl0 rap0 rh0|0");
   g_assert_cmpstr (s->subs->pdata[1], ==, "t/#|q2 nl1 rap1 rh2|7");
 
   g_assert_cmpuint (s->deliveries->len, ==, 3);
@@ -610,6 +637,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/mqtt-store/durability-names", test_durability_names);
+  g_test_add_func ("/mqtt-store/durability-key", test_durability_key);
   g_test_add_func ("/mqtt-store/retained", test_retained);
   g_test_add_func ("/mqtt-store/session", test_session);
   g_test_add_func ("/mqtt-store/shared-message", test_shared_message);
