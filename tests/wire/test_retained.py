@@ -244,5 +244,76 @@ def _(t):
     sub.expect_publish(b + "/small", b"s")
 
 
+@case("retained messages for wildcard filters follow the matching rules (4.7)")
+def _(t):
+    b = t.topic()
+    topics = ["finance", "Finance", "/finance", "sport/tennis/player1",
+              "sport/tennis/player1/ranking", "sport/", "sport", "a b/c", "x/y/z/w"]
+    filters = {
+        "#": set(topics),
+        "+": {"finance", "Finance", "sport"},
+        "+/+": {"/finance", "sport/", "a b/c"},
+        "/+": {"/finance"},
+        "sport/#": {"sport", "sport/", "sport/tennis/player1", "sport/tennis/player1/ranking"},
+        "sport/+": {"sport/"},
+        "sport/tennis/+": {"sport/tennis/player1"},
+        "+/tennis/#": {"sport/tennis/player1", "sport/tennis/player1/ranking"},
+        "+/+/+/+": {"sport/tennis/player1/ranking", "x/y/z/w"},
+        "x/+/z/#": {"x/y/z/w"},
+        "nothing/#": set(),
+    }
+    pub = t.connect()
+    for tp in topics:
+        pub.publish(b + "/" + tp, tp.encode(), qos=1, retain=True)
+    for f, want in filters.items():
+        s = t.connect(name="filter %r" % f)
+        s.subscribe([b + "/" + f])  # the prefix keeps a leading "/" an empty level
+        got = []
+        while True:
+            p = s.recv_packet(0.3 if len(got) >= len(want) else 3)
+            if p is None:
+                break
+            eq(p.retain, 1, "RETAIN flag")
+            got.append(p.payload.decode())
+        eq(sorted(got), sorted(want), "retained messages for %r" % f)
+        s.close()
+    for tp in topics:
+        pub.publish(b + "/" + tp, b"", qos=1, retain=True)
+    s = t.connect()
+    s.subscribe([b + "/#"])
+    s.expect_nothing(0.5, "retained messages after clearing them all")
+
+
+@case("clearing a retained message keeps its parent's and children's")
+def _(t):
+    b = t.topic()
+    pub = t.connect()
+    for tp in ("a", "a/b", "a/b/c"):
+        pub.publish(b + "/" + tp, tp.encode(), qos=1, retain=True)
+    pub.publish(b + "/a/b", b"", qos=1, retain=True)
+
+    def retained(f):
+        s = t.connect()
+        s.subscribe([b + "/" + f])
+        got = []
+        while True:
+            p = s.recv_packet(0.4)
+            if p is None:
+                break
+            got.append(p.payload.decode())
+        s.close()
+        return sorted(got)
+
+    eq(retained("#"), ["a", "a/b/c"], "after clearing a/b")
+    eq(retained("a/+/c"), ["a/b/c"], "a/+/c after clearing a/b")
+    pub.publish(b + "/a/b/c", b"", qos=1, retain=True)
+    eq(retained("#"), ["a"], "after clearing a/b/c")
+    pub.publish(b + "/a/b", b"again", qos=1, retain=True)
+    eq(retained("a/#"), ["a", "again"], "after setting a/b again")
+    pub.publish(b + "/a", b"", qos=1, retain=True)
+    pub.publish(b + "/a/b", b"", qos=1, retain=True)
+    eq(retained("#"), [], "after clearing everything")
+
+
 if __name__ == "__main__":
     sys.exit(main())
