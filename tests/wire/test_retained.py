@@ -315,5 +315,35 @@ def _(t):
     eq(retained("#"), [], "after clearing everything")
 
 
+@case("1500 retained messages all arrive on one wildcard subscribe")
+def _(t):
+    b = t.topic()
+    pub = t.connect()
+    n = 1500
+    pub.send(b"".join(publish_packet(t.version, "%s/%d/v" % (b, i), b"%d" % i, qos=1,
+                                     pid=i + 1, retain=True) for i in range(n)))
+    for i in range(n):
+        pub.expect(PUBACK)
+    sub = t.connect()
+    sub.subscribe([(b + "/+/v", 1)])
+    seen = set()
+    acks = bytearray()
+    while len(seen) < n:
+        p = sub.recv_packet(3)
+        if p is None:
+            break
+        eq(p.retain, 1, "RETAIN flag")
+        seen.add(int(p.payload))
+        acks += puback(t.version, p.pid)
+        if len(acks) > 200:
+            sub.send(bytes(acks))
+            acks = bytearray()
+    sub.send(bytes(acks))
+    eq(len(seen), n, "retained messages received")
+    pub.send(b"".join(publish_packet(t.version, "%s/%d/v" % (b, i), b"", qos=0, retain=True)
+                      for i in range(n)))
+    pub.ping()
+
+
 if __name__ == "__main__":
     sys.exit(main())
