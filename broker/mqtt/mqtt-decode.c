@@ -273,17 +273,19 @@ decode_subscribe (MqttReader *r, bool v5, MqttSubscribe *s)
 
       if (!mqtt_rd_str (r, &filter) || filter.len == 0 || !mqtt_rd_u8 (r, &opts))
         return MALFORMED;
-      if ((opts & 0x03) == 3)                /* [MQTT-3-8.3-4] */
-        return MALFORMED;
       if (!v5)
         {
-          if (opts & 0xfc)                   /* 3.1.1 [MQTT-3-8.3-4] */
+          /* 3.1.1 [MQTT-3-8.3-4]: QoS 3 or any reserved bit is malformed */
+          if ((opts & 0x03) == 3 || (opts & 0xfc))
             return MALFORMED;
         }
       else
         {
           if (opts & 0xc0)                   /* [MQTT-3.8.3-5] */
             return MALFORMED;
+          /* v5 3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3" */
+          if ((opts & 0x03) == 3)
+            return PROTOCOL;
           if (((opts >> 4) & 0x03) == 3)
             return PROTOCOL;
           if ((opts & 0x04) && is_shared_filter (filter)) /* [MQTT-3.8.3-4] */

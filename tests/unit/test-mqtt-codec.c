@@ -302,7 +302,7 @@ static const DecodeCase decode_cases[] = {
   { "subscribe-packet-id-0", MQTT_V311, true, M, 0x82, B (0, 0, 0, 1, 'a', 0) },
   { "subscribe-no-entries-v5", MQTT_V5, true, P, 0x82, B (0, 1, 0) },
   { "subscribe-no-entries-v311", MQTT_V311, true, M, 0x82, B (0, 1) },
-  { "subscribe-qos3-v5", MQTT_V5, true, M, 0x82, B (0, 1, 0, 0, 1, 'a', 3) },
+  { "subscribe-qos3-v5", MQTT_V5, true, P, 0x82, B (0, 1, 0, 0, 1, 'a', 3) },
   { "subscribe-qos3-v311", MQTT_V311, true, M, 0x82, B (0, 1, 0, 1, 'a', 3) },
   { "subscribe-retain-handling-3", MQTT_V5, true, P, 0x82, B (0, 1, 0, 0, 1, 'a', 0x30) },
   { "subscribe-reserved-bit-6", MQTT_V5, true, M, 0x82, B (0, 1, 0, 0, 1, 'a', 0x40) },
