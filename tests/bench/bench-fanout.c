@@ -327,7 +327,7 @@ main (int argc, char **argv)
   if (measured)
     {
       long hz = sysconf (_SC_CLK_TCK);
-      printf ("broker read+write syscalls per delivered message: %.3f\n",
+      printf ("broker read+write syscalls per delivered message: %.4f\n",
               (double) (after.syscalls - before.syscalls) / delivered);
       printf ("broker CPU per delivered message: %.2f us\n",
               (double) (after.cpu_ticks - before.cpu_ticks) / hz * 1e6 / delivered);
