@@ -7,7 +7,7 @@ STARLING_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STARLING_DEBS=(
   gcc pkg-config meson ninja-build python3
   libglib2.0-dev libssl-dev libjson-glib-dev libsqlite3-dev
-  mosquitto-clients libpaho-mqtt-dev nodejs npm
+  mosquitto-clients libpaho-mqtt-dev
   clang libclang-rt-14-dev
 )
 
@@ -18,6 +18,10 @@ starling_install_debs () {
       missing+=("$pkg")
     fi
   done
+  # Node.js may come from elsewhere than Debian (NodeSource's nodejs ships
+  # npm and conflicts with Debian's npm): ask for the commands, not packages.
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return 0
 
   local sudo=()
