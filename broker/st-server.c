@@ -104,6 +104,8 @@ st_server_new (const StServerConfig *config, GError **error)
     server->config.threads = MAX (1, g_get_num_processors ());
 
   server->engine = st_engine_new (&server->config.limits);
+  /* Before any broker is added: each restores its state as it is. */
+  st_engine_set_store (server->engine, server->mqtt_store);
   st_engine_set_public_host (server->engine, server->config.public_host);
 
   if (server->config.dev)
@@ -244,6 +246,8 @@ st_server_free (StServer *server)
   if (server == NULL)
     return;
   st_server_stop (server);
+  if (server->engine)
+    st_engine_set_store (server->engine, NULL);
   g_clear_pointer (&server->mqtt_store, st_mqtt_store_close);
   g_clear_pointer (&server->engine, st_engine_free);
   st_server_config_clear (&server->config);

@@ -2,6 +2,7 @@
 
 #include "st-broker.h"
 #include "st-conn.h"
+#include "st-persist.h"
 
 #include <string.h>
 
@@ -77,7 +78,10 @@ guint
 st_broker_publish_locked (StBroker *b, StMessage *msg, StSession *publisher, GPtrArray *wake)
 {
   if (msg->retain)
-    st_retain_set (b->retained, msg);
+    {
+      st_retain_set (b->retained, msg);
+      st_persist_retain (b, msg);
+    }
 
   st_subtree_match (b->subs, msg->topic, publisher, &b->match);
 
@@ -143,6 +147,7 @@ st_broker_end_session_locked (StBroker *b, StSession *s, GPtrArray *wake)
   g_hash_table_remove (b->sessions, s->client_id);
   if (s->conn)
     s->conn->session = NULL;
+  st_persist_session_ended (b, s);
   st_session_free (s);
 }
 
@@ -161,6 +166,14 @@ st_broker_attach_locked (StBroker   *b,
 
   *kicked = NULL;
   *session_present = false;
+  /* Past its expiry but not yet swept (the sweep runs once a second, and
+   * a restored session may be due right after a restart): over. */
+  if (s && !s->conn && s->expire_at_ms && st_now_ms () >= s->expire_at_ms)
+    {
+      g_info ("session %s expired", s->client_id);
+      st_broker_end_session_locked (b, s, wake);
+      s = NULL;
+    }
   if (s)
     {
       if (s->conn)
@@ -197,6 +210,7 @@ st_broker_attach_locked (StBroker   *b,
   s->expiry = expiry;
   s->version = version;
   conn->session = s;
+  st_persist_session_attached (b, s);
   return s;
 }
 
@@ -226,6 +240,7 @@ st_broker_detach_locked (StBroker *b, StConn *conn, bool publish_will, GPtrArray
     s->will_at_ms = now + (gint64) MIN (s->will_delay, s->expiry) * 1000;
 
   s->expire_at_ms = s->expiry == UINT32_MAX ? 0 : now + (gint64) s->expiry * 1000;
+  st_persist_session_detached (b, s);
 
   /* QoS 0 messages are not kept for offline sessions. */
   for (GList *l = s->queue.head; l && s->queued_qos0;)

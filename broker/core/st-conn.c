@@ -3,6 +3,7 @@
 #include "st-conn.h"
 #include "st-broker.h"
 #include "st-engine-private.h"
+#include "st-persist.h"
 
 #include <string.h>
 
@@ -651,6 +652,7 @@ conn_pump (StConn *conn)
           if (st_message_expired (d->msg, now))
             {
               s->dropped_expired++;
+              st_persist_delivery_done (s, d);
               st_delivery_free (d);
               continue;
             }
@@ -671,6 +673,7 @@ conn_pump (StConn *conn)
               s->dropped_too_large++;
               g_debug ("%s: skipping a %zu byte message over its Maximum Packet Size",
                        conn->client_id, size);
+              st_persist_delivery_done (s, d);
               st_delivery_free (d);
               continue;
             }
@@ -678,6 +681,7 @@ conn_pump (StConn *conn)
             {
               d->packet_id = st_session_alloc_packet_id (s);
               st_session_inflight_add (s, d);
+              st_persist_delivery_changed (s, d);
             }
           add_send (conn, d->msg, d->packet_id, d->qos, d->retain, false, d->ids, d->n_ids);
           if (d->qos == 0)
@@ -835,7 +839,10 @@ handle_publish (StConn *conn, const MqttPublish *p)
       else if (g_hash_table_size (s->qos2_in) >= limits->receive_maximum)
         too_many = true;
       else
-        g_hash_table_add (s->qos2_in, key);
+        {
+          g_hash_table_add (s->qos2_in, key);
+          st_persist_qos2_received (s, p->packet_id);
+        }
     }
   if (!gone && !duplicate && !too_many)
     matched = st_broker_publish_locked (b, msg, s, conn->wake);
@@ -887,7 +894,11 @@ handle_ack (StConn *conn, const MqttAck *a)
             }
           else if (d && d->qos == 2)
             {
-              d->state = ST_DELIVERY_WAIT_COMP;
+              if (d->state != ST_DELIVERY_WAIT_COMP)
+                {
+                  d->state = ST_DELIVERY_WAIT_COMP;
+                  st_persist_delivery_changed (s, d);
+                }
               reply = MQTT_PUBREL;
             }
           else
@@ -908,6 +919,8 @@ handle_ack (StConn *conn, const MqttAck *a)
           reply = MQTT_PUBCOMP;
           if (!g_hash_table_remove (s->qos2_in, GUINT_TO_POINTER (a->packet_id)))
             reply_rc = MQTT_RC_PACKET_ID_NOT_FOUND;
+          else
+            st_persist_qos2_released (s, a->packet_id);
           break;
         default:
           g_assert_not_reached ();
@@ -976,8 +989,8 @@ handle_subscribe (StConn *conn, const MqttSubscribe *sub)
         }
       shared = st_filter_split_shared (filter, &g, &r);
       bool is_new = st_subtree_add (b->subs, s, filter, &opts, sub_id);
-      if (is_new)
-        g_hash_table_add (s->subs, g_strndup ((const char *) filter.data, filter.len));
+      st_session_set_sub (s, filter, &opts, sub_id);
+      st_persist_subscribed (s, filter, &opts, sub_id);
       codes[i++] = opts.qos;
       /* Retained messages go after the SUBACK: they are queued now, and the
        * queue is pumped on this thread only after the SUBACK is out. */
@@ -1013,6 +1026,8 @@ handle_unsubscribe (StConn *conn, const MqttUnsubscribe *unsub)
       bool existed = st_subtree_remove (b->subs, s, filter);
 
       g_hash_table_remove (s->subs, key);
+      if (existed)
+        st_persist_unsubscribed (s, filter);
       codes[i++] = existed ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
       g_debug ("%s -> UNSUBSCRIBE %s", conn->client_id, key);
     }

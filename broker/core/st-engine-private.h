@@ -21,6 +21,7 @@ struct _StEngine {
   GPtrArray  *loops;          /* StLoopConns* by st_loop_index */
   gint        n_connected;    /* atomic: connections past CONNECT */
   gint64      next_sweep_ms;  /* loop 0 only */
+  StMqttStore *store;         /* durable state (st-persist.h), or NULL */
 };
 
 /* The broker for a connection: by TLS SNI, else the default one; NULL when

@@ -3,6 +3,7 @@
 #include "st-engine-private.h"
 #include "st-broker.h"
 #include "st-conn.h"
+#include "st-persist.h"
 
 #include <string.h>
 
@@ -80,10 +81,37 @@ st_engine_add_broker (StEngine   *engine,
   g_return_val_if_fail (engine && id && namespace_name && broker_name, NULL);
   StBroker *b = st_broker_new (engine, &engine->limits, id, namespace_name, broker_name, auth_type);
 
+  g_autoptr (GError) error = NULL;
+
   pthread_mutex_lock (&engine->lock);
   g_ptr_array_add (engine->brokers, b);
   pthread_mutex_unlock (&engine->lock);
+  if (!st_persist_load (b, &error))
+    g_warning ("broker %s.%s starts without its stored state: %s", b->name, b->namespace_name,
+               error->message);
   return b;
+}
+
+void
+st_engine_set_store (StEngine *engine, StMqttStore *store)
+{
+  g_autoptr (GPtrArray) brokers = g_ptr_array_new ();
+
+  pthread_mutex_lock (&engine->lock);
+  engine->store = store;
+  for (guint i = 0; store && i < engine->brokers->len; i++)
+    g_ptr_array_add (brokers, g_ptr_array_index (engine->brokers, i));
+  pthread_mutex_unlock (&engine->lock);
+
+  for (guint i = 0; i < brokers->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      StBroker *b = g_ptr_array_index (brokers, i);
+
+      if (!st_persist_load (b, &error))
+        g_warning ("broker %s.%s starts without its stored state: %s", b->name,
+                   b->namespace_name, error->message);
+    }
 }
 
 void

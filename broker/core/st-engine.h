@@ -18,6 +18,7 @@
 typedef struct _StEngine StEngine;
 typedef struct _StBroker StBroker;
 typedef struct _StConn   StConn;
+typedef struct _StMqttStore StMqttStore;
 
 /* Every limit has a default (st_limits_init) and a reason code when hit. */
 typedef struct {
@@ -56,6 +57,13 @@ StBroker *st_engine_add_broker (StEngine   *engine,
 /* The broker a connection reaches when neither TLS SNI nor its credentials
  * name one. NULL: such connections are refused (CONNACK 0x88 / 3.1.1 0x03). */
 void      st_engine_set_default_broker (StEngine *engine, StBroker *broker);
+
+/* Makes the engine keep its durable state (retained messages, sessions
+ * with expiry > 0 and what they hold) in store, restoring it first: for
+ * the brokers already added now, for later ones as they are added. Call
+ * before connections arrive. NULL detaches the store (before closing it).
+ * The store must outlive the engine's use of it. */
+void      st_engine_set_store (StEngine *engine, StMqttStore *store);
 
 /* Public host used to resolve SNI names "<broker>.<namespace>.<host>". */
 void      st_engine_set_public_host (StEngine *engine, const char *host);

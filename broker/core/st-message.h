@@ -42,6 +42,9 @@ typedef struct {
   bool      has_correlation_data;
   MqttBytes user_properties;   /* raw pairs, forwarded untouched */
   StBytes  *payload;
+  /* Its row in the MQTT store once stored, else 0. The one mutable field:
+   * set and read under the lock of the broker that routes it. */
+  int64_t   store_id;
   uint8_t   blob[];            /* storage for the MqttBytes above */
 } StMessage;
 

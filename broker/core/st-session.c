@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "starling-session"
 
 #include "st-session.h"
+#include "st-persist.h"
 
 #include <string.h>
 
@@ -15,6 +16,7 @@ st_delivery_new (StMessage *msg, uint8_t qos, bool retain,
   d->retain = retain;
   d->state = ST_DELIVERY_QUEUED;
   d->packet_id = 0;
+  d->store_id = 0;
   d->n_ids = n_ids;
   if (n_ids)
     memcpy (d->ids, ids, n_ids * sizeof (uint32_t));
@@ -37,7 +39,7 @@ st_session_new (StBroker *broker, const char *client_id)
 
   s->broker = broker;
   s->client_id = g_strdup (client_id);
-  s->subs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  s->subs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&s->queue);
   g_queue_init (&s->inflight);
   s->inflight_by_id = g_hash_table_new (NULL, NULL);
@@ -121,6 +123,7 @@ drop_expired (StSession *s)
             s->queued_qos0--;
           s->dropped_expired++;
           g_queue_delete_link (&s->queue, l);
+          st_persist_delivery_done (s, d);
           st_delivery_free (d);
         }
       l = next;
@@ -148,6 +151,7 @@ st_session_enqueue (StSession *s, StDelivery *d, const StLimits *limits)
   s->queued_bytes += cost;
   if (d->qos == 0)
     s->queued_qos0++;
+  st_persist_delivery_queued (s, d);
   return true;
 }
 
@@ -204,5 +208,16 @@ st_session_inflight_remove (StSession *s, StDelivery *d)
     g_queue_pop_head (&s->inflight);
   else
     g_queue_remove (&s->inflight, d);
+  st_persist_delivery_done (s, d);
   st_delivery_free (d);
+}
+
+void
+st_session_set_sub (StSession *s, MqttBytes filter, const MqttSubOptions *opts, uint32_t sub_id)
+{
+  StSubOpts *o = g_new (StSubOpts, 1);
+
+  o->opts = *opts;
+  o->sub_id = sub_id;
+  g_hash_table_replace (s->subs, g_strndup ((const char *) filter.data, filter.len), o);
 }

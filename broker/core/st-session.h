@@ -27,6 +27,7 @@ typedef struct {
   bool       retain;     /* retain flag to send */
   uint8_t    state;      /* StDeliveryState */
   uint16_t   packet_id;  /* 0 until in flight (QoS > 0) */
+  int64_t    store_id;   /* its row in the MQTT store, 0: not stored */
   uint32_t   n_ids;
   uint32_t   ids[];      /* Subscription Identifiers to send */
 } StDelivery;
@@ -36,6 +37,13 @@ StDelivery *st_delivery_new  (StMessage *msg, uint8_t qos, bool retain,
 void        st_delivery_free (StDelivery *d);
 
 typedef struct _StSession StSession;
+
+/* A subscription's options, kept with the session so that the store can
+ * write the whole session when it becomes durable. */
+typedef struct {
+  MqttSubOptions opts;
+  uint32_t       sub_id;
+} StSubOpts;
 
 struct _StSession {
   StBroker   *broker;
@@ -49,7 +57,7 @@ struct _StSession {
   uint32_t    will_delay;        /* s */
   gint64      will_at_ms;        /* offline: when the will is due; 0 = not pending */
 
-  GHashTable *subs;              /* filter (char*) -> NULL: this session's filters */
+  GHashTable *subs;              /* filter (char*) -> StSubOpts*: this session's filters */
 
   GQueue      queue;             /* StDelivery*, ST_DELIVERY_QUEUED, oldest first */
   uint64_t    queued_bytes;
@@ -67,6 +75,10 @@ struct _StSession {
    * message-count bound (the byte bound still applies). Cleared while the
    * connection is held back (slow consumer, Receive Maximum) or offline. */
   bool        draining;
+
+  /* Its row in the MQTT store: set while Session Expiry is above 0 and the
+   * broker has a store (st-persist.h), else 0. */
+  int64_t     store_id;
 
   /* counters, for logs and the app */
   uint64_t    dropped_queue_full;
@@ -86,6 +98,10 @@ void        st_session_free (StSession *s);
 bool        st_session_enqueue (StSession *s, StDelivery *d, const StLimits *limits);
 
 StDelivery *st_session_dequeue (StSession *s);
+
+/* Records filter's options in s->subs (the index itself is the broker's). */
+void        st_session_set_sub (StSession *s, MqttBytes filter, const MqttSubOptions *opts,
+                                uint32_t sub_id);
 
 /* A free packet id for a new outgoing QoS 1/2 PUBLISH, 0 if all 65535 are in
  * use. Ids cycle rather than restart at 1, so a late ack for a finished
