@@ -130,5 +130,28 @@ def _(t):
     check(0.7 <= dt <= 2.5, "closed after %.2f s, want about 1 s" % dt)
 
 
+@case("a full offline queue first drops its expired messages", versions=(5,))
+def _(t):
+    cid = t.cid("q")
+    topic = short_topic(t, 3)
+    kw = {"props": {P_SESSION_EXPIRY: 60}}
+    c = t.connect(cid, **kw)
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    pub = t.connect()
+    pub.publish(topic, b"keep0", qos=1)
+    for i in range(3):
+        pub.publish(topic, b"brief%d" % i, qos=1, props={P_MESSAGE_EXPIRY: 1})
+    pub.publish(topic, b"keep1", qos=1)
+    time.sleep(2.2)
+    for i in range(3):
+        pub.publish(topic, b"new%d" % i, qos=1)
+    c = t.connect(cid, clean=False, expect_sp=1, **kw)
+    for want in (b"keep0", b"keep1", b"new0", b"new1", b"new2"):
+        p = c.expect_publish(topic, want, qos=1)
+        c.ack(p)
+    c.expect_nothing(0.5)
+
+
 if __name__ == "__main__":
     sys.exit(main(ARGS))
