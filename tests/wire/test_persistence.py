@@ -116,5 +116,154 @@ def _(t):
     t.connect(cid, clean=False, props={P_SESSION_EXPIRY: 60}, expect_sp=0)
 
 
+@case("inbound QoS 2 state survives a restart (PUBREL after it, delivered once)")
+def _(t):
+    cid = t.cid("p")
+    topic = t.topic()
+    sub_id = t.cid("sub")
+    sub = t.connect(sub_id, **persistent(t, True))
+    sub.subscribe([(topic, 2)])
+    c = t.connect(cid, **persistent(t, True))
+    c.send(publish_packet(t.version, topic, b"in2", qos=2, pid=77))
+    eq(c.expect(PUBREC).pid, 77, "PUBREC pid")
+    restart(t)
+    sub = t.connect(sub_id, expect_sp=1, **persistent(t))
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    c.send(publish_packet(t.version, topic, b"in2", qos=2, pid=77, dup=True))
+    eq(c.expect(PUBREC).pid, 77, "PUBREC pid after restart")
+    c.send(pubrel(t.version, 77))
+    comp = c.expect(PUBCOMP)
+    eq((comp.pid, comp.rc), (77, 0), "PUBCOMP pid, reason")
+    p = sub.expect_publish(topic, b"in2", qos=2)
+    sub.ack(p)
+    sub.expect_nothing(0.5, "second copy")
+
+
+@case("outbound QoS 2 after PUBREC: PUBREL is re-sent after a restart")
+def _(t):
+    cid = t.cid("p")
+    topic = t.topic()
+    c = t.connect(cid, **persistent(t, True))
+    c.subscribe([(topic, 2)])
+    pub = t.connect()
+    pub.publish(topic, b"out2", qos=2)
+    p = c.expect_publish(topic, b"out2", qos=2)
+    c.send(pubrec(t.version, p.pid))
+    eq(c.expect(PUBREL).pid, p.pid, "PUBREL pid")
+    c.ping()
+    restart(t)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    rel = c.expect(PUBREL, what="after restart")
+    eq(rel.pid, p.pid, "re-sent PUBREL pid")
+    c.send(pubcomp(t.version, rel.pid))
+    c.expect_nothing(0.5, "PUBLISH again after PUBREC")
+
+
+@case("subscription options and identifiers survive a restart", versions=(5,))
+def _(t):
+    cid = t.cid("p")
+    topic = t.topic()
+    c = t.connect(cid, **persistent(t, True))
+    c.subscribe([(topic, sub_opts(1, nl=True, rap=True))], props={P_SUBSCRIPTION_ID: 99})
+    c.disconnect()
+    restart(t)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    c.publish(topic, b"own", qos=1)
+    c.expect_nothing(0.5, "own message (No Local)")
+    pub = t.connect()
+    pub.publish(topic, b"r", qos=2, retain=True)
+    p = c.expect_publish(topic, b"r", qos=1)
+    eq(p.retain, 1, "RETAIN flag (Retain As Published)")
+    eq(p.props.all(P_SUBSCRIPTION_ID), [99], "subscription identifiers")
+    c.ack(p)
+    pub.publish(topic, b"", qos=1, retain=True)
+
+
+@case("many retained messages survive a restart")
+def _(t):
+    b = t.topic()
+    pub = t.connect()
+    n = 400
+    pub.send(b"".join(publish_packet(t.version, "%s/%d" % (b, i), b"%d" % i, qos=1,
+                                     pid=i + 1, retain=True) for i in range(n)))
+    for i in range(n):
+        pub.expect(PUBACK)
+    restart(t)
+    sub = t.connect()
+    sub.subscribe([b + "/+"])
+    seen = set()
+    while len(seen) < n:
+        p = sub.recv_packet(3)
+        if p is None:
+            break
+        seen.add(int(p.payload))
+    eq(len(seen), n, "retained messages after restart")
+
+
+@case("queued messages keep their expiry across a restart", versions=(5,))
+def _(t):
+    cid = t.cid("p")
+    topic = t.topic()
+    c = t.connect(cid, **persistent(t, True))
+    c.subscribe([(topic, 1)])
+    c.disconnect()
+    pub = t.connect()
+    pub.publish(topic, b"brief", qos=1, props={P_MESSAGE_EXPIRY: 2})
+    pub.publish(topic, b"lasting", qos=1, props={P_MESSAGE_EXPIRY: 300})
+    restart(t)
+    time.sleep(2.2)
+    c = t.connect(cid, expect_sp=1, **persistent(t))
+    p = c.expect_publish(topic, b"lasting", qos=1)
+    e = p.props.get(P_MESSAGE_EXPIRY)
+    check(e is not None and 290 <= e <= 298, "remaining expiry %r" % e)
+    c.ack(p)
+    c.expect_nothing(0.5, "expired message")
+
+
+@case("--durability always: PUBACKed state survives SIGKILL", versions=(5,))
+def _(t):
+    import signal
+    import mqttwire
+    b = mqttwire.Broker()
+    try:
+        b.start(["--durability", "always"])
+        cid = t.cid("k")
+        topic = t.topic()
+        c = mqttwire.Client(b, 5)
+        c.send(connect_packet(5, cid, props={P_SESSION_EXPIRY: 600}))
+        c.expect(CONNACK)
+        c.subscribe([(topic, 1)])
+        c.disconnect()
+        pub = mqttwire.Client(b, 5)
+        pub.send(connect_packet(5, t.cid()))
+        pub.expect(CONNACK)
+        pub.publish(topic + "/r", b"kept", qos=1, retain=True)
+        pub.publish(topic, b"queued", qos=1)
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait()
+        b.log.close()
+        b.start(["--durability", "always"], reuse_dir=b.dir)
+        c = mqttwire.Client(b, 5)
+        c.send(connect_packet(5, cid, clean=False, props={P_SESSION_EXPIRY: 600}))
+        a = c.expect(CONNACK)
+        eq(a.session_present, 1, "session present after SIGKILL")
+        p = c.expect_publish(topic, b"queued", qos=1)
+        c.ack(p)
+        s = mqttwire.Client(b, 5)
+        s.send(connect_packet(5, t.cid()))
+        s.expect(CONNACK)
+        s.subscribe([topic + "/r"])
+        s.expect_publish(topic + "/r", b"kept")
+        eq(b.stop(), 0, "exit status")
+    except Fail:
+        print("# sub-broker log (%s):" % b.log_path)
+        for line in b.log_text(0, 40).splitlines():
+            print("#   " + line)
+        raise
+    finally:
+        b.stop()
+        b.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main())
