@@ -232,12 +232,14 @@ st_server_stop (StServer *server)
   if (!server->running)
     return;
   st_net_stop (server->net);
-  g_clear_pointer (&server->net, st_net_free);
-  server->running = FALSE;
   /* Every client has been detached: what they were acknowledged is in the
-   * store's queue, and goes to disk before the process may exit. */
+   * store's queue, and goes to disk before the process may exit. Before
+   * the network is freed: replies still waiting for the store (durability
+   * always) are handed to the stopped loops, which st_net_free drains. */
   if (server->mqtt_store)
     st_mqtt_store_flush (server->mqtt_store);
+  g_clear_pointer (&server->net, st_net_free);
+  server->running = FALSE;
 }
 
 void

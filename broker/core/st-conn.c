@@ -109,6 +109,56 @@ send_ack (StConn *conn, MqttPacketType type, uint16_t packet_id, uint8_t rc)
   flush_out (conn);
 }
 
+/* A PUBACK, PUBREC or PUBCOMP waiting for the store (durability always). */
+typedef struct {
+  StConn  *conn;
+  uint8_t  type;
+  uint8_t  rc;
+  uint16_t packet_id;
+} DeferredAck;
+
+static void
+deferred_ack_send (void *data)
+{
+  DeferredAck *a = data;
+
+  if (a->conn->state == ST_CONN_ACTIVE && a->conn->t)
+    send_ack (a->conn, (MqttPacketType) a->type, a->packet_id, a->rc);
+  st_conn_unref (a->conn);
+  g_free (a);
+}
+
+/* Store thread: synced; the reply goes back to the connection's loop. */
+static void
+deferred_ack_committed (gpointer data)
+{
+  DeferredAck *a = data;
+
+  st_loop_invoke (a->conn->loop, deferred_ack_send, a);
+}
+
+/* The replies that tell a client its message is safe with us. With
+ * durability always they leave once the store has synced what they
+ * confirm; every one of them takes that path then, so they still leave
+ * in the order of the packets they answer (MQTT 4.6). */
+static void
+send_flow_ack (StConn *conn, MqttPacketType type, uint16_t packet_id, uint8_t rc)
+{
+  if (!conn->broker || !st_persist_acks_wait (conn->broker))
+    {
+      send_ack (conn, type, packet_id, rc);
+      return;
+    }
+
+  DeferredAck *a = g_new (DeferredAck, 1);
+
+  a->conn = st_conn_ref (conn);
+  a->type = type;
+  a->rc = rc;
+  a->packet_id = packet_id;
+  st_persist_after_commit (conn->broker, deferred_ack_committed, a);
+}
+
 /* Lets go of the session (publishing or scheduling the will unless
  * publish_will is false) and of the connection count. Idempotent. */
 static void
@@ -755,9 +805,9 @@ static void
 reply_publish (StConn *conn, const MqttPublish *p, uint8_t rc)
 {
   if (p->qos == 1)
-    send_ack (conn, MQTT_PUBACK, p->packet_id, rc);
+    send_flow_ack (conn, MQTT_PUBACK, p->packet_id, rc);
   else if (p->qos == 2)
-    send_ack (conn, MQTT_PUBREC, p->packet_id, rc);
+    send_flow_ack (conn, MQTT_PUBREC, p->packet_id, rc);
 }
 
 static void
@@ -928,7 +978,9 @@ handle_ack (StConn *conn, const MqttAck *a)
     }
   st_broker_unlock (b);
 
-  if (reply >= 0)
+  if (reply == MQTT_PUBCOMP)
+    send_flow_ack (conn, MQTT_PUBCOMP, a->packet_id, reply_rc);
+  else if (reply >= 0)
     send_ack (conn, (MqttPacketType) reply, a->packet_id, reply_rc);
   if (pump)
     conn_pump (conn);

@@ -171,6 +171,20 @@ st_persist_qos2_released (StSession *s, uint16_t packet_id)
     st_mqtt_store_qos2_delete (broker_store (s->broker), s->store_id, packet_id);
 }
 
+bool
+st_persist_acks_wait (StBroker *b)
+{
+  StMqttStore *store = broker_store (b);
+
+  return store && st_mqtt_store_get_durability (store) == ST_DURABILITY_ALWAYS;
+}
+
+void
+st_persist_after_commit (StBroker *b, void (*func) (gpointer data), gpointer data)
+{
+  st_mqtt_store_after_commit (broker_store (b), func, data);
+}
+
 /* ---- loading: these run on the store thread while st_persist_load waits */
 
 static void

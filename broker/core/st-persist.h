@@ -38,6 +38,12 @@ void     st_persist_delivery_done     (StSession *s, StDelivery *d);
 void     st_persist_qos2_received     (StSession *s, uint16_t packet_id);
 void     st_persist_qos2_released     (StSession *s, uint16_t packet_id);
 
+/* durability = always: PUBACK, PUBREC and PUBCOMP wait until what they
+ * confirm is on disk. Then st_persist_after_commit() calls func (data) on
+ * the store thread once everything queued so far is synced. */
+bool     st_persist_acks_wait         (StBroker *b);
+void     st_persist_after_commit      (StBroker *b, void (*func) (gpointer data), gpointer data);
+
 /* Rebuilds b's retained messages and sessions from the store. Takes the
  * broker's lock itself; call before b has connections. */
 gboolean st_persist_load              (StBroker *b, GError **error);

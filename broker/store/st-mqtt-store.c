@@ -27,6 +27,8 @@ typedef enum {
   OP_QOS2_ADD,
   OP_QOS2_DELETE,
   OP_SYNC,             /* flush or load: commit, run, wake the caller */
+  OP_NOTIFY,           /* commit, then call func (extra) */
+  OP_NOP,              /* folded away (fold_batch) */
 } OpType;
 
 /* A waiting caller of st_mqtt_store_flush() or st_mqtt_store_load(). */
@@ -57,7 +59,8 @@ typedef struct {
   StMessage *msg;        /* a reference */
   char      *str;        /* broker id, "\0"-joined client id; filter; topic */
   uint32_t   str_len;
-  gpointer   extra;      /* sub ids (g_malloc), or the Waiter */
+  gpointer   extra;      /* sub ids (g_malloc), the Waiter, or func's data */
+  void     (*func) (gpointer data);
 } Op;
 
 typedef enum {
@@ -224,6 +227,7 @@ struct _StMqttStore {
   sqlite3_stmt  *stmts[N_STMTS];
   GHashTable    *refs;             /* message id -> MsgRefs: rows referring to it */
   GArray        *spare;            /* Op, the array being applied */
+  GHashTable    *fold;             /* fold_batch's scratch */
   bool           in_txn;
   guint          txn_ops;
   gint64         txn_deadline_us;  /* monotonic */
@@ -710,6 +714,14 @@ apply (StMqttStore *store, Op *op)
     case OP_SYNC:
       apply_sync (store, op->extra);
       break;
+
+    case OP_NOTIFY:
+      commit (store);
+      op->func (op->extra);
+      break;
+
+    case OP_NOP:
+      break;
     }
 }
 
@@ -718,7 +730,7 @@ op_clear (Op *op)
 {
   g_clear_pointer (&op->msg, st_message_unref);
   g_clear_pointer (&op->str, g_free);
-  if (op->type != OP_SYNC)
+  if (op->type != OP_SYNC && op->type != OP_NOTIFY)
     g_clear_pointer (&op->extra, g_free);
 }
 
@@ -979,11 +991,58 @@ apply_sync (StMqttStore *store, Waiter *w)
 
 /* ---- the store thread ---------------------------------------------------- */
 
+/* A delivery queued and acknowledged within one batch (a connected
+ * subscriber that keeps up, the common case) need not reach SQLite at all:
+ * its operations are dropped, and the changes of one added in the same
+ * batch are folded into its insert. A flush or load in between ends the
+ * folding: what came before it must be in the file when it returns. */
+static void
+fold_batch (StMqttStore *store, GArray *batch)
+{
+  for (guint i = 0; i < batch->len; i++)
+    {
+      Op *op = &g_array_index (batch, Op, i);
+      gpointer at;
+
+      switch (op->type)
+        {
+        case OP_DELIVERY_ADD:
+          g_hash_table_insert (store->fold, &op->id, GUINT_TO_POINTER (i + 1));
+          break;
+        case OP_DELIVERY_UPDATE:
+          if ((at = g_hash_table_lookup (store->fold, &op->id)))
+            {
+              Op *add = &g_array_index (batch, Op, GPOINTER_TO_UINT (at) - 1);
+
+              add->state = op->state;
+              add->packet_id = op->packet_id;
+              op->type = OP_NOP;
+            }
+          break;
+        case OP_DELIVERY_DELETE:
+          if ((at = g_hash_table_lookup (store->fold, &op->id)))
+            {
+              g_array_index (batch, Op, GPOINTER_TO_UINT (at) - 1).type = OP_NOP;
+              g_hash_table_remove (store->fold, &op->id);
+              op->type = OP_NOP;
+            }
+          break;
+        case OP_SYNC:
+        case OP_NOTIFY:
+          g_hash_table_remove_all (store->fold);
+          break;
+        default:
+          break;
+        }
+    }
+  g_hash_table_remove_all (store->fold);
+}
+
 static gpointer
 store_thread (gpointer data)
 {
   StMqttStore *store = data;
-  bool each = store->durability == ST_DURABILITY_ALWAYS;
+  bool at_once = store->durability == ST_DURABILITY_ALWAYS;
 
   g_mutex_lock (&store->lock);
   for (;;)
@@ -1004,17 +1063,18 @@ store_thread (gpointer data)
       store->spare = NULL;
       g_mutex_unlock (&store->lock);
 
+      fold_batch (store, batch);
       for (guint i = 0; i < batch->len; i++)
         {
           Op *op = &g_array_index (batch, Op, i);
 
-          if (op->type != OP_SYNC)
+          if (op->type == OP_NOP)
+            ;
+          else if (op->type != OP_SYNC && op->type != OP_NOTIFY)
             {
               begin (store);
               apply (store, op);
               store->txn_ops++;
-              if (each)
-                commit (store);
             }
           else
             apply (store, op);
@@ -1022,7 +1082,9 @@ store_thread (gpointer data)
         }
       g_array_set_size (batch, 0);
 
-      if (store->in_txn && (stopping || store->txn_ops >= ST_MQTT_STORE_BATCH_OPS
+      /* always: whatever was taken is synced now, one fsync for all the
+       * changes that queued up during the previous one. */
+      if (store->in_txn && (at_once || stopping || store->txn_ops >= ST_MQTT_STORE_BATCH_OPS
                             || g_get_monotonic_time () >= store->txn_deadline_us))
         commit (store);
 
@@ -1160,6 +1222,7 @@ store_free (StMqttStore *store)
       g_array_unref (store->pending);
     }
   g_clear_pointer (&store->spare, g_array_unref);
+  g_clear_pointer (&store->fold, g_hash_table_unref);
   g_mutex_clear (&store->lock);
   g_cond_clear (&store->cond);
   g_free (store->path);
@@ -1182,6 +1245,7 @@ st_mqtt_store_open (const char *path, StDurability durability, GError **error)
   store->refs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
   store->pending = g_array_new (FALSE, FALSE, sizeof (Op));
   store->spare = g_array_new (FALSE, FALSE, sizeof (Op));
+  store->fold = g_hash_table_new (g_int64_hash, g_int64_equal);
 
   /* Messages are users' data: owner-only from the start (SQLite would
    * create the file 0644; -wal and -shm take the database's mode). */
@@ -1414,6 +1478,16 @@ st_mqtt_store_delivery_add (StMqttStore *store, int64_t delivery_id, int64_t ses
       op.extra = le;
     }
   push (store, &op);
+}
+
+void
+st_mqtt_store_after_commit (StMqttStore *store, void (*func) (gpointer data), gpointer data)
+{
+  Op op = { .type = OP_NOTIFY, .func = func, .extra = data };
+
+  /* Closed: nothing more will be written, so nothing to wait for. */
+  if (!push (store, &op))
+    func (data);
 }
 
 void

@@ -26,11 +26,14 @@
 
 /* How hard each change is pushed to disk.
  *
- * ALWAYS: every change is its own transaction, committed with
- *   synchronous=FULL as soon as the store thread takes it. The client's
- *   acknowledgement is not held back until then (I/O threads never wait on
- *   the disk), so a crash can lose the changes still in the queue: at most
- *   the few in flight between an ack and the thread, not a batch.
+ * ALWAYS: whatever the store thread takes from its queue is committed
+ *   and synced (synchronous=FULL) at once, without waiting for a group to
+ *   fill: the changes that queued up during one fsync share the next. The
+ *   engine sends PUBACK, PUBREC and PUBCOMP only once what they confirm is
+ *   synced (st_mqtt_store_after_commit): the I/O thread does not wait, the
+ *   reply is handed back to it. What a client was told is safe survives a
+ *   crash or a power loss; a subscription or session change not yet
+ *   committed (SUBACK and CONNACK do not wait) may not.
  * BATCH (default): changes are grouped into one transaction per
  *   ST_MQTT_STORE_BATCH_MS or ST_MQTT_STORE_BATCH_OPS changes, whichever
  *   comes first, committed with synchronous=FULL: one fsync per group, and
@@ -120,6 +123,12 @@ void st_mqtt_store_delivery_delete (StMqttStore *store, int64_t delivery_id);
  * PUBREL not yet received. */
 void st_mqtt_store_qos2_add      (StMqttStore *store, int64_t session_id, uint16_t packet_id);
 void st_mqtt_store_qos2_delete   (StMqttStore *store, int64_t session_id, uint16_t packet_id);
+
+/* Calls func (data) on the store thread once every operation queued before
+ * this call is committed (with ALWAYS, synced): for replies that must not
+ * leave before what they confirm is on disk. func must not block; it runs
+ * at once, on the caller's thread, when the store is already closed. */
+void st_mqtt_store_after_commit  (StMqttStore *store, void (*func) (gpointer data), gpointer data);
 
 /* ---- Loading ------------------------------------------------------------ */
 

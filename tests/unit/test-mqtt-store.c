@@ -604,6 +604,60 @@ test_threads (void)
   st_mqtt_store_close (store);
 }
 
+typedef struct {
+  GMutex lock;
+  GCond  cond;
+  int    calls;
+  gint64 rows_seen;
+} Committed;
+
+static void
+on_committed (gpointer data)
+{
+  Committed *c = data;
+
+  /* read from here, on the store thread, before anything else may commit */
+  gint64 rows = count_rows ("deliveries");
+
+  g_mutex_lock (&c->lock);
+  c->rows_seen = rows;
+  c->calls++;
+  g_cond_signal (&c->cond);
+  g_mutex_unlock (&c->lock);
+}
+
+static void
+test_after_commit (void)
+{
+  for (StDurability mode = ST_DURABILITY_ALWAYS; mode <= ST_DURABILITY_OFF; mode++)
+    {
+      StMqttStore *store = open_store (mode);
+      g_autoptr (StMessage) msg = make_message ("ack/me", "x", 1, false);
+      int64_t sid = st_mqtt_store_new_id (store), mid = st_mqtt_store_new_id (store);
+      int64_t before = count_rows ("deliveries");
+      Committed c = { 0 };
+      gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+      g_mutex_init (&c.lock);
+      g_cond_init (&c.cond);
+      st_mqtt_store_session_put (store, sid, BROKER, st_durability_to_string (mode), MQTT_V5, 60, 0);
+      for (int i = 0; i < 10; i++)
+        st_mqtt_store_delivery_add (store, st_mqtt_store_new_id (store), sid, mid, msg, 1, false,
+                                    ST_MQTT_STORE_QUEUED, 0, NULL, 0);
+      st_mqtt_store_after_commit (store, on_committed, &c);
+
+      /* in every mode: without waiting for a group to fill, the ten in the file */
+      g_mutex_lock (&c.lock);
+      while (c.calls == 0)
+        g_assert_true (g_cond_wait_until (&c.cond, &c.lock, deadline));
+      g_mutex_unlock (&c.lock);
+      g_assert_cmpint (c.rows_seen, ==, before + 10);
+      st_mqtt_store_close (store);
+      g_mutex_clear (&c.lock);
+      g_cond_clear (&c.cond);
+    }
+}
+
 static void
 test_newer_schema (void)
 {
@@ -643,6 +697,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mqtt-store/shared-message", test_shared_message);
   g_test_add_func ("/mqtt-store/expiry", test_expiry);
   g_test_add_func ("/mqtt-store/threads", test_threads);
+  g_test_add_func ("/mqtt-store/after-commit", test_after_commit);
   g_test_add_func ("/mqtt-store/newer-schema", test_newer_schema);
   g_test_add_func ("/mqtt-store/file-mode", test_file_mode);
   return g_test_run ();
