@@ -265,5 +265,60 @@ def _(t):
         b.cleanup()
 
 
+@case("--durability always: SUBACK, retained clear and PUBREC survive SIGKILL", versions=(5,))
+def _(t):
+    import signal
+    import mqttwire
+    b = mqttwire.Broker()
+    args = ["--durability", "always"]
+    try:
+        b.start(args)
+        topic = t.topic()
+        cid_sub, cid_pub = t.cid("s"), t.cid("p")
+        keep = {P_SESSION_EXPIRY: 600}
+        pub = mqttwire.Client(b, 5)
+        pub.send(connect_packet(5, cid_pub, props=keep))
+        pub.expect(CONNACK)
+        pub.publish(topic + "/r", b"to-clear", qos=1, retain=True)
+        pub.publish(topic + "/r", b"", qos=1, retain=True)
+        sub = mqttwire.Client(b, 5)
+        sub.send(connect_packet(5, cid_sub, props=keep))
+        sub.expect(CONNACK)
+        sub.subscribe([(topic, 2)])   # SUBACK confirms the subscription
+        pub.send(publish_packet(5, topic, b"q2", qos=2, pid=5))
+        eq(pub.expect(PUBREC).pid, 5, "PUBREC pid")
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait()
+        b.log.close()
+        b.start(args, reuse_dir=b.dir)
+        sub = mqttwire.Client(b, 5)
+        sub.send(connect_packet(5, cid_sub, clean=False, props=keep))
+        eq(sub.expect(CONNACK).session_present, 1, "subscriber session present")
+        pub = mqttwire.Client(b, 5)
+        pub.send(connect_packet(5, cid_pub, clean=False, props=keep))
+        eq(pub.expect(CONNACK).session_present, 1, "publisher session present")
+        pub.send(pubrel(5, 5))
+        comp = pub.expect(PUBCOMP)
+        eq((comp.pid, comp.rc), (5, 0), "PUBCOMP pid, reason (QoS 2 state kept)")
+        # delivered once: before the kill (then re-sent with DUP) or at PUBREL
+        p = sub.expect_publish(topic, b"q2", qos=2)
+        sub.ack(p)
+        sub.expect_nothing(0.5, "second copy")
+        late = mqttwire.Client(b, 5)
+        late.send(connect_packet(5, t.cid()))
+        late.expect(CONNACK)
+        late.subscribe([topic + "/r"])
+        late.expect_nothing(0.5, "cleared retained message")
+        eq(b.stop(), 0, "exit status")
+    except Fail:
+        print("# sub-broker log (%s):" % b.log_path)
+        for line in b.log_text(0, 40).splitlines():
+            print("#   " + line)
+        raise
+    finally:
+        b.stop()
+        b.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main())
