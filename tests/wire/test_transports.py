@@ -304,5 +304,15 @@ def _(t):
     round_trip(t, "wss")
 
 
+@case("keep alive is enforced over WSS too", versions=(5,))
+def _(t):
+    c = t.connect(transport="wss", keepalive=1)
+    t0 = time.monotonic()
+    eq(c.expect(DISCONNECT, timeout=4).rc, 0x8D, "DISCONNECT reason (Keep Alive timeout)")
+    c.expect_closed(timeout=2)
+    dt = time.monotonic() - t0
+    check(1.0 <= dt <= 3.0, "closed after %.2f s, want about 1.5 s" % dt)
+
+
 if __name__ == "__main__":
     sys.exit(main())
