@@ -24,7 +24,7 @@ start_server (const char *name)
   StServerConfig c;
 
   st_server_config_init (&c);
-  c.data_dir = g_build_filename (g_get_tmp_dir (), name, NULL);
+  c.data_dir = g_build_filename (g_get_user_data_dir (), name, NULL);
   c.dev = TRUE;
   c.threads = 2;
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
