@@ -109,54 +109,90 @@ send_ack (StConn *conn, MqttPacketType type, uint16_t packet_id, uint8_t rc)
   flush_out (conn);
 }
 
-/* A PUBACK, PUBREC or PUBCOMP waiting for the store (durability always). */
+/* A reply waiting for the store (durability always), encoded. */
 typedef struct {
-  StConn  *conn;
-  uint8_t  type;
-  uint8_t  rc;
-  uint16_t packet_id;
-} DeferredAck;
+  StConn *conn;
+  GBytes *packet;
+  bool    suback;   /* deliveries wait behind it (conn->subacks_waiting) */
+} DeferredReply;
 
 static void
-deferred_ack_send (void *data)
+deferred_reply_send (void *data)
 {
-  DeferredAck *a = data;
+  DeferredReply *r = data;
+  StConn *conn = r->conn;
 
-  if (a->conn->state == ST_CONN_ACTIVE && a->conn->t)
-    send_ack (a->conn, (MqttPacketType) a->type, a->packet_id, a->rc);
-  st_conn_unref (a->conn);
-  g_free (a);
+  conn->replies_waiting--;
+  if (r->suback)
+    conn->subacks_waiting--;
+  if (conn->state == ST_CONN_ACTIVE && conn->t)
+    {
+      gsize len;
+      const void *bytes = g_bytes_get_data (r->packet, &len);
+
+      st_transport_send (conn->t, bytes, len);
+    }
+  /* The retained messages queued by that SUBSCRIBE may follow it now. */
+  if (r->suback)
+    conn_pump (conn);
+  g_bytes_unref (r->packet);
+  st_conn_unref (conn);
+  g_free (r);
 }
 
 /* Store thread: synced; the reply goes back to the connection's loop. */
 static void
-deferred_ack_committed (gpointer data)
+deferred_reply_committed (gpointer data)
 {
-  DeferredAck *a = data;
+  DeferredReply *r = data;
 
-  st_loop_invoke (a->conn->loop, deferred_ack_send, a);
+  st_loop_invoke (r->conn->loop, deferred_reply_send, r);
 }
 
-/* The replies that tell a client its message is safe with us. With
- * durability always they leave once the store has synced what they
- * confirm; every one of them takes that path then, so they still leave
- * in the order of the packets they answer (MQTT 4.6). */
+/* With durability always, the replies that tell a client its message,
+ * subscription or unsubscription is safe with us (PUBACK, PUBREC, PUBCOMP,
+ * SUBACK, UNSUBACK) leave once the store has synced what they confirm.
+ * Every one of them takes that path then, so they keep their order
+ * (MQTT 4.6). */
+static bool
+replies_wait (StConn *conn)
+{
+  return conn->broker && st_persist_acks_wait (conn->broker);
+}
+
+static void
+defer_reply (StConn *conn, StBuf *encoded, bool suback)
+{
+  DeferredReply *r = g_new (DeferredReply, 1);
+
+  r->conn = st_conn_ref (conn);
+  r->packet = g_bytes_new (encoded->data, encoded->len);
+  r->suback = suback;
+  conn->replies_waiting++;
+  if (suback)
+    conn->subacks_waiting++;
+  st_persist_after_commit (conn->broker, deferred_reply_committed, r);
+}
+
 static void
 send_flow_ack (StConn *conn, MqttPacketType type, uint16_t packet_id, uint8_t rc)
 {
-  if (!conn->broker || !st_persist_acks_wait (conn->broker))
+  MqttAck ack = { .type = type, .packet_id = packet_id, .reason_code = rc };
+  StBuf out;
+
+  if (!replies_wait (conn))
     {
       send_ack (conn, type, packet_id, rc);
       return;
     }
-
-  DeferredAck *a = g_new (DeferredAck, 1);
-
-  a->conn = st_conn_ref (conn);
-  a->type = type;
-  a->rc = rc;
-  a->packet_id = packet_id;
-  st_persist_after_commit (conn->broker, deferred_ack_committed, a);
+  if (conn->version != MQTT_V5)
+    ack.reason_code = 0;
+  g_debug ("%s <- %s id %u rc 0x%02x (once stored)", conn_name (conn),
+           mqtt_packet_type_name (type), packet_id, ack.reason_code);
+  st_buf_init (&out);
+  mqtt_encode_ack (&out, conn->version, &ack);
+  defer_reply (conn, &out, false);
+  st_buf_clear (&out);
 }
 
 /* Lets go of the session (publishing or scheduling the will unless
@@ -667,6 +703,11 @@ conn_pump (StConn *conn)
 {
   const StLimits *limits = &conn->engine->limits;
 
+  /* A SUBACK still waiting for the store goes before the retained
+   * messages its SUBSCRIBE queued: its own pump comes when it is sent. */
+  if (conn->subacks_waiting)
+    return;
+
   for (;;)
     {
       if (conn->state != ST_CONN_ACTIVE || !conn->t)
@@ -1055,6 +1096,16 @@ handle_subscribe (StConn *conn, const MqttSubscribe *sub)
     return;
 
   MqttSuback ack = { .packet_id = sub->packet_id, .reason_codes = { codes, i } };
+  if (replies_wait (conn))
+    {
+      StBuf out;
+
+      st_buf_init (&out);
+      mqtt_encode_suback (&out, conn->version, &ack);
+      defer_reply (conn, &out, true);
+      st_buf_clear (&out);
+      return;
+    }
   mqtt_encode_suback (&conn->out, conn->version, &ack);
   flush_out (conn);
   conn_pump (conn);
@@ -1090,6 +1141,16 @@ handle_unsubscribe (StConn *conn, const MqttUnsubscribe *unsub)
   MqttUnsuback ack = { .packet_id = unsub->packet_id };
   if (conn->version == MQTT_V5)
     ack.reason_codes = (MqttBytes) { codes, i };
+  if (replies_wait (conn))
+    {
+      StBuf out;
+
+      st_buf_init (&out);
+      mqtt_encode_unsuback (&out, conn->version, &ack);
+      defer_reply (conn, &out, false);
+      st_buf_clear (&out);
+      return;
+    }
   mqtt_encode_unsuback (&conn->out, conn->version, &ack);
   flush_out (conn);
 }
@@ -1175,6 +1236,18 @@ handle_packet (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
       break;
     case MQTT_PINGREQ:
       g_debug ("%s -> PINGREQ", conn->client_id);
+      if (conn->replies_waiting)
+        {
+          /* behind the replies waiting for the store, as it came after
+           * the packets they answer */
+          StBuf out;
+
+          st_buf_init (&out);
+          mqtt_encode_pingresp (&out);
+          defer_reply (conn, &out, false);
+          st_buf_clear (&out);
+          break;
+        }
       mqtt_encode_pingresp (&conn->out);
       flush_out (conn);
       break;

@@ -42,6 +42,9 @@ struct _StConn {
   bool         problem_info;   /* Request Problem Information */
   bool         will_published_or_dropped;
 
+  guint        replies_waiting; /* sent once the store has synced (durability always) */
+  guint        subacks_waiting; /* of which SUBACKs: deliveries wait behind them */
+
   uint32_t     client_max_packet;  /* 0: no limit beyond the protocol's */
   uint16_t     client_alias_max;
   GHashTable  *out_aliases;    /* topic (GBytes) -> alias */
