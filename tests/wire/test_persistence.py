@@ -320,5 +320,64 @@ def _(t):
         b.cleanup()
 
 
+@case("--durability always: PUBACKs stay in order; UNSUBACK survives SIGKILL", versions=(5,))
+def _(t):
+    import signal
+    import mqttwire
+    b = mqttwire.Broker()
+    args = ["--durability", "always"]
+    try:
+        b.start(args)
+        topic = t.topic()
+        cid = t.cid("s")
+        keep = {P_SESSION_EXPIRY: 600}
+        sub = mqttwire.Client(b, 5)
+        sub.send(connect_packet(5, cid, props=keep))
+        sub.expect(CONNACK)
+        sub.subscribe([(topic + "/a", 1), (topic + "/b", 1)])
+        pub = mqttwire.Client(b, 5)
+        pub.send(connect_packet(5, t.cid()))
+        pub.expect(CONNACK)
+        # [MQTT-4.6.0-2]: PUBACKs in the order of the PUBLISHes
+        pub.send(b"".join(publish_packet(5, topic + "/a", b"%d" % i, qos=1, pid=i + 1)
+                          for i in range(50)))
+        for i in range(50):
+            eq(pub.expect(PUBACK).pid, i + 1, "PUBACK order")
+        for i in range(50):
+            p = sub.expect_publish(topic + "/a", b"%d" % i, qos=1)
+            sub.send(puback(5, p.pid))
+        sub.unsubscribe([topic + "/a"])
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait()
+        b.log.close()
+        b.start(args, reuse_dir=b.dir)
+        sub = mqttwire.Client(b, 5)
+        sub.send(connect_packet(5, cid, clean=False, props=keep))
+        eq(sub.expect(CONNACK).session_present, 1, "session present")
+        pub = mqttwire.Client(b, 5)
+        pub.send(connect_packet(5, t.cid()))
+        pub.expect(CONNACK)
+        pub.publish(topic + "/a", b"unsubscribed", qos=1)
+        pub.publish(topic + "/b", b"still", qos=1)
+        while True:
+            p = sub.expect(PUBLISH)
+            if p.dup and p.topic == topic + "/a":
+                sub.send(puback(5, p.pid))  # a re-send of an unconfirmed PUBACK is allowed
+                continue
+            break
+        eq((p.topic, p.payload), (topic + "/b", b"still"), "first live delivery")
+        sub.ack(p)
+        sub.expect_nothing(0.5, "message for the removed subscription")
+        eq(b.stop(), 0, "exit status")
+    except Fail:
+        print("# sub-broker log (%s):" % b.log_path)
+        for line in b.log_text(0, 40).splitlines():
+            print("#   " + line)
+        raise
+    finally:
+        b.stop()
+        b.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main())
