@@ -228,6 +228,7 @@ struct _StMqttStore {
   GHashTable    *refs;             /* message id -> MsgRefs: rows referring to it */
   GArray        *spare;            /* Op, the array being applied */
   GHashTable    *fold;             /* fold_batch's scratch */
+  GArray        *notify;           /* Op: OP_NOTIFYs of the batch being applied */
   bool           in_txn;
   guint          txn_ops;
   gint64         txn_deadline_us;  /* monotonic */
@@ -716,8 +717,7 @@ apply (StMqttStore *store, Op *op)
       break;
 
     case OP_NOTIFY:
-      commit (store);
-      op->func (op->extra);
+      /* called after the batch's commit (store_thread) */
       break;
 
     case OP_NOP:
@@ -1070,7 +1070,13 @@ store_thread (gpointer data)
 
           if (op->type == OP_NOP)
             ;
-          else if (op->type != OP_SYNC && op->type != OP_NOTIFY)
+          else if (op->type == OP_NOTIFY)
+            {
+              /* One commit for all the replies of a batch, not one each. */
+              g_array_append_vals (store->notify, op, 1);
+              continue;
+            }
+          else if (op->type != OP_SYNC)
             {
               begin (store);
               apply (store, op);
@@ -1084,9 +1090,17 @@ store_thread (gpointer data)
 
       /* always: whatever was taken is synced now, one fsync for all the
        * changes that queued up during the previous one. */
-      if (store->in_txn && (at_once || stopping || store->txn_ops >= ST_MQTT_STORE_BATCH_OPS
+      if (store->in_txn && (at_once || stopping || store->notify->len
+                            || store->txn_ops >= ST_MQTT_STORE_BATCH_OPS
                             || g_get_monotonic_time () >= store->txn_deadline_us))
         commit (store);
+      for (guint i = 0; i < store->notify->len; i++)
+        {
+          Op *op = &g_array_index (store->notify, Op, i);
+
+          op->func (op->extra);
+        }
+      g_array_set_size (store->notify, 0);
 
       g_mutex_lock (&store->lock);
       store->spare = batch;
@@ -1223,6 +1237,7 @@ store_free (StMqttStore *store)
     }
   g_clear_pointer (&store->spare, g_array_unref);
   g_clear_pointer (&store->fold, g_hash_table_unref);
+  g_clear_pointer (&store->notify, g_array_unref);
   g_mutex_clear (&store->lock);
   g_cond_clear (&store->cond);
   g_free (store->path);
@@ -1246,6 +1261,7 @@ st_mqtt_store_open (const char *path, StDurability durability, GError **error)
   store->pending = g_array_new (FALSE, FALSE, sizeof (Op));
   store->spare = g_array_new (FALSE, FALSE, sizeof (Op));
   store->fold = g_hash_table_new (g_int64_hash, g_int64_equal);
+  store->notify = g_array_new (FALSE, FALSE, sizeof (Op));
 
   /* Messages are users' data: owner-only from the start (SQLite would
    * create the file 0644; -wal and -shm take the database's mode). */
