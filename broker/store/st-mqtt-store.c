@@ -3,6 +3,8 @@
 #include "st-mqtt-store.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -33,8 +35,8 @@ typedef enum {
 
 /* A waiting caller of st_mqtt_store_flush() or st_mqtt_store_load(). */
 typedef struct {
-  GMutex                      lock;
-  GCond                       cond;
+  pthread_mutex_t             lock;
+  pthread_cond_t              cond;
   bool                        done;
   const char                 *broker_id;  /* NULL: flush only */
   const StMqttStoreLoadFuncs *funcs;
@@ -215,8 +217,10 @@ struct _StMqttStore {
   int64_t        next_id;          /* __atomic */
 
   /* the queue */
-  GMutex         lock;
-  GCond          cond;
+  /* pthread rather than GMutex/GCond: the same cost, and ThreadSanitizer
+   * sees them (as in broker/core). */
+  pthread_mutex_t lock;
+  pthread_cond_t  cond;           /* on the monotonic clock */
   GArray        *pending;          /* Op */
   bool           stopping;
   bool           closed;
@@ -983,13 +987,33 @@ apply_sync (StMqttStore *store, Waiter *w)
       load_broker (store, w);
     }
   commit (store);
-  g_mutex_lock (&w->lock);
+  pthread_mutex_lock (&w->lock);
   w->done = true;
-  g_cond_signal (&w->cond);
-  g_mutex_unlock (&w->lock);
+  pthread_cond_signal (&w->cond);
+  pthread_mutex_unlock (&w->lock);
 }
 
 /* ---- the store thread ---------------------------------------------------- */
+
+static void
+cond_init_monotonic (pthread_cond_t *cond)
+{
+  pthread_condattr_t attr;
+
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (cond, &attr);
+  pthread_condattr_destroy (&attr);
+}
+
+/* deadline_us: g_get_monotonic_time () microseconds (CLOCK_MONOTONIC). */
+static int
+cond_wait_until (pthread_cond_t *cond, pthread_mutex_t *lock, gint64 deadline_us)
+{
+  struct timespec ts = { deadline_us / G_USEC_PER_SEC, (deadline_us % G_USEC_PER_SEC) * 1000 };
+
+  return pthread_cond_timedwait (cond, lock, &ts);
+}
 
 /* A delivery queued and acknowledged within one batch (a connected
  * subscriber that keeps up, the common case) need not reach SQLite at all:
@@ -1044,15 +1068,15 @@ store_thread (gpointer data)
   StMqttStore *store = data;
   bool at_once = store->durability == ST_DURABILITY_ALWAYS;
 
-  g_mutex_lock (&store->lock);
+  pthread_mutex_lock (&store->lock);
   for (;;)
     {
       /* Work, or the open group's deadline. */
       while (store->pending->len == 0 && !store->stopping)
         {
           if (!store->in_txn)
-            g_cond_wait (&store->cond, &store->lock);
-          else if (!g_cond_wait_until (&store->cond, &store->lock, store->txn_deadline_us))
+            pthread_cond_wait (&store->cond, &store->lock);
+          else if (cond_wait_until (&store->cond, &store->lock, store->txn_deadline_us) == ETIMEDOUT)
             break;
         }
 
@@ -1061,7 +1085,7 @@ store_thread (gpointer data)
 
       store->pending = store->spare;
       store->spare = NULL;
-      g_mutex_unlock (&store->lock);
+      pthread_mutex_unlock (&store->lock);
 
       fold_batch (store, batch);
       for (guint i = 0; i < batch->len; i++)
@@ -1102,12 +1126,12 @@ store_thread (gpointer data)
         }
       g_array_set_size (store->notify, 0);
 
-      g_mutex_lock (&store->lock);
+      pthread_mutex_lock (&store->lock);
       store->spare = batch;
       if (stopping && store->pending->len == 0)
         break;
     }
-  g_mutex_unlock (&store->lock);
+  pthread_mutex_unlock (&store->lock);
   commit (store);
   return NULL;
 }
@@ -1116,10 +1140,10 @@ store_thread (gpointer data)
 static bool
 push (StMqttStore *store, Op *op)
 {
-  g_mutex_lock (&store->lock);
+  pthread_mutex_lock (&store->lock);
   if (G_UNLIKELY (store->closed))
     {
-      g_mutex_unlock (&store->lock);
+      pthread_mutex_unlock (&store->lock);
       g_debug ("%s: change after close dropped", store->path);
       op_clear (op);
       return false;
@@ -1127,8 +1151,8 @@ push (StMqttStore *store, Op *op)
   g_array_append_vals (store->pending, op, 1);
   /* The thread only sleeps on an empty queue: one wakeup per group. */
   if (store->pending->len == 1)
-    g_cond_signal (&store->cond);
-  g_mutex_unlock (&store->lock);
+    pthread_cond_signal (&store->cond);
+  pthread_mutex_unlock (&store->lock);
   return true;
 }
 
@@ -1238,8 +1262,8 @@ store_free (StMqttStore *store)
   g_clear_pointer (&store->spare, g_array_unref);
   g_clear_pointer (&store->fold, g_hash_table_unref);
   g_clear_pointer (&store->notify, g_array_unref);
-  g_mutex_clear (&store->lock);
-  g_cond_clear (&store->cond);
+  pthread_mutex_destroy (&store->lock);
+  pthread_cond_destroy (&store->cond);
   g_free (store->path);
   g_free (store);
 }
@@ -1253,8 +1277,8 @@ st_mqtt_store_open (const char *path, StDurability durability, GError **error)
   StMqttStore *store = g_new0 (StMqttStore, 1);
   int fd, rc;
 
-  g_mutex_init (&store->lock);
-  g_cond_init (&store->cond);
+  pthread_mutex_init (&store->lock, NULL);
+  cond_init_monotonic (&store->cond);
   store->path = g_strdup (path);
   store->durability = durability;
   store->refs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
@@ -1318,11 +1342,11 @@ st_mqtt_store_close (StMqttStore *store)
   if (!store)
     return;
   /* Refused from now on; what is queued is written. */
-  g_mutex_lock (&store->lock);
+  pthread_mutex_lock (&store->lock);
   store->stopping = true;
   store->closed = true;
-  g_cond_signal (&store->cond);
-  g_mutex_unlock (&store->lock);
+  pthread_cond_signal (&store->cond);
+  pthread_mutex_unlock (&store->lock);
   g_thread_join (store->thread);
 
   /* Checkpoint so the next start opens a small WAL; a failure only costs
@@ -1336,20 +1360,20 @@ waiter_run (StMqttStore *store, Waiter *w)
 {
   Op op = { .type = OP_SYNC, .extra = w };
 
-  g_mutex_init (&w->lock);
-  g_cond_init (&w->cond);
+  pthread_mutex_init (&w->lock, NULL);
+  pthread_cond_init (&w->cond, NULL);
   w->done = false;
   if (push (store, &op))
     {
-      g_mutex_lock (&w->lock);
+      pthread_mutex_lock (&w->lock);
       while (!w->done)
-        g_cond_wait (&w->cond, &w->lock);
-      g_mutex_unlock (&w->lock);
+        pthread_cond_wait (&w->cond, &w->lock);
+      pthread_mutex_unlock (&w->lock);
     }
   else if (w->broker_id)
     g_set_error (&w->error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s is closed", store->path);
-  g_mutex_clear (&w->lock);
-  g_cond_clear (&w->cond);
+  pthread_mutex_destroy (&w->lock);
+  pthread_cond_destroy (&w->cond);
 }
 
 void
