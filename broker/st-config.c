@@ -11,6 +11,7 @@ static const StConfigKey keys[] = {
   { "starlingd", "mqtts", "ADDR:PORT", "MQTT over TLS listener, or \"off\" (default 127.0.0.1:8883)" },
   { "starlingd", "ws", "ADDR:PORT", "MQTT over WebSocket listener, or \"off\" (default 127.0.0.1:8083)" },
   { "starlingd", "wss", "ADDR:PORT", "MQTT over secure WebSocket listener, or \"off\" (default 127.0.0.1:8884)" },
+  { "starlingd", "api", "ADDR:PORT", "Control API (HTTP, /client/v4) listener, or \"off\" (default 127.0.0.1:8080)" },
   { "starlingd", "threads", "N", "I/O threads (default: one per core)" },
   { "starlingd", "public-host", "HOST", "Host name brokers are reached under, <broker>.<namespace>.HOST (default localhost)" },
   { "starlingd", "dev", "BOOL", "Anonymous broker \"local\" in namespace \"dev\" as every listener's default" },
@@ -142,6 +143,17 @@ st_config_set (StServerConfig *config, const char *key, const char *value, GErro
       if (!check_listen (key, value, error))
         return FALSE;
       config->listen[li] = g_strdup (value);
+      return TRUE;
+    }
+
+  if (g_str_equal (key, "api"))
+    {
+      g_clear_pointer (&config->api_listen, g_free);
+      if (g_ascii_strcasecmp (value, "off") == 0)
+        return TRUE;
+      if (!check_listen (key, value, error))
+        return FALSE;
+      config->api_listen = g_strdup (value);
       return TRUE;
     }
 

@@ -6,7 +6,9 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "api/api-server.h"
 #include "net/net-server.h"
+#include "store/st-store.h"
 
 struct _StServer
 {
@@ -14,6 +16,8 @@ struct _StServer
   StEngine      *engine;
   StMqttStore   *mqtt_store;
   StNet         *net;
+  StStore       *store;        /* control plane: account, tokens, namespaces, brokers */
+  StApiServer   *api;          /* the control thread, while running */
   gboolean       running;
 };
 
@@ -30,6 +34,7 @@ st_server_config_init (StServerConfig *config)
   memset (config, 0, sizeof *config);
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
     config->listen[i] = g_strdup (default_listen[i]);
+  config->api_listen = g_strdup ("127.0.0.1:8080");
   config->public_host = g_strdup ("localhost");
   config->log_level = G_LOG_LEVEL_MESSAGE;
   config->durability = ST_DURABILITY_BATCH;
@@ -42,6 +47,7 @@ st_server_config_clear (StServerConfig *config)
   g_clear_pointer (&config->data_dir, g_free);
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
     g_clear_pointer (&config->listen[i], g_free);
+  g_clear_pointer (&config->api_listen, g_free);
   g_clear_pointer (&config->public_host, g_free);
   g_clear_pointer (&config->tls_cert_file, g_free);
   g_clear_pointer (&config->tls_key_file, g_free);
@@ -54,6 +60,7 @@ config_copy (StServerConfig *dst, const StServerConfig *src)
   dst->data_dir = g_strdup (src->data_dir);
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
     dst->listen[i] = g_strdup (src->listen[i]);
+  dst->api_listen = g_strdup (src->api_listen);
   dst->public_host = g_strdup (src->public_host ? src->public_host : "localhost");
   dst->tls_cert_file = g_strdup (src->tls_cert_file);
   dst->tls_key_file = g_strdup (src->tls_key_file);
@@ -67,6 +74,43 @@ derived_id (const char *namespace_name, const char *broker_name)
   g_autofree char *key = g_strdup_printf ("starling-broker:%s/%s", namespace_name, broker_name);
 
   return g_compute_checksum_for_string (G_CHECKSUM_MD5, key, -1);
+}
+
+/* A data directory's first start (no API token yet) gets an admin token,
+ * so that the operator can reach the control API at all.  The secret is
+ * shown nowhere but in the file: only its hash is stored, and logs are
+ * often kept where the data directory's 0700 would not protect it. */
+static gboolean
+ensure_admin_token (StServer *server, GError **error)
+{
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(StStoreToken) token = NULL;
+  g_autofree char *secret = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *path = g_build_filename (server->config.data_dir, ST_SERVER_ADMIN_TOKEN_FILE, NULL);
+
+  if ((tokens = st_store_token_list (server->store, error)) == NULL)
+    return FALSE;
+  if (tokens->len > 0)
+    {
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        g_message ("control API admin token in %s", path);
+      return TRUE;
+    }
+
+  token = st_store_token_create (server->store, "admin", ST_STORE_SCOPE_EDIT, &secret, error);
+  if (token == NULL)
+    return FALSE;
+  contents = g_strconcat (secret, "\n", NULL);
+  if (!g_file_set_contents_full (path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    {
+      /* Without the file nobody could use the token: take it back, so the
+       * next start tries again. */
+      st_store_token_revoke (server->store, token->id, NULL);
+      return FALSE;
+    }
+  g_message ("created an admin API token (scope edit) in %s", path);
+  return TRUE;
 }
 
 StServer *
@@ -108,6 +152,24 @@ st_server_new (const StServerConfig *config, GError **error)
   st_engine_set_store (server->engine, server->mqtt_store);
   st_engine_set_public_host (server->engine, server->config.public_host);
 
+  server->store = st_store_open (server->config.data_dir, error);
+  if (server->store == NULL || !ensure_admin_token (server, error))
+    {
+      st_server_free (server);
+      return NULL;
+    }
+
+  /* Every stored broker is an MQTT world from the start, before any
+   * listener opens. */
+  g_autoptr(GPtrArray) brokers = st_store_broker_list (server->store, NULL, error);
+  if (brokers == NULL)
+    {
+      st_server_free (server);
+      return NULL;
+    }
+  for (guint i = 0; i < brokers->len; i++)
+    st_api_add_engine_broker (server->engine, g_ptr_array_index (brokers, i));
+
   if (server->config.dev)
     {
       g_autofree char *id = derived_id ("dev", "local");
@@ -142,6 +204,25 @@ st_server_start (StServer *server, GError **error)
       g_clear_pointer (&server->net, st_net_free);
       return FALSE;
     }
+
+  if (server->config.api_listen)
+    {
+      g_autofree char *mqtts_host = NULL;
+      guint16 mqtts_port = 8883;
+
+      /* Endpoints name the port clients really reach, 8883 unless the
+       * TLS listener is elsewhere. */
+      st_net_get_address (server->net, ST_LISTENER_MQTTS, &mqtts_host, &mqtts_port);
+      server->api = st_api_server_new (server->store, server->engine, server->config.public_host,
+                                       mqtts_port);
+      if (!st_api_server_start (server->api, server->config.api_listen, error))
+        {
+          g_clear_pointer (&server->api, st_api_server_free);
+          st_net_stop (server->net);
+          g_clear_pointer (&server->net, st_net_free);
+          return FALSE;
+        }
+    }
   server->running = TRUE;
 
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
@@ -152,6 +233,15 @@ st_server_start (StServer *server, GError **error)
       if (st_net_get_address (server->net, i, &host, &port))
         g_message ("listening for %s on %s%s%s:%u", st_listener_kind_name (i),
                    strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "", port);
+    }
+  if (server->api)
+    {
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      st_api_server_get_address (server->api, &host, &port);
+      g_message ("control API on http://%s%s%s:%u/client/v4",
+                 strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "", port);
     }
   return TRUE;
 }
@@ -194,6 +284,18 @@ st_server_get_ready_json (StServer *server)
       g_string_append_printf (s, ", \"port\": %u}", port);
       first = FALSE;
     }
+  if (server->api)
+    {
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      if (st_api_server_get_address (server->api, &host, &port))
+        {
+          g_string_append_printf (s, "%s\"api\": {\"host\": ", first ? "" : ", ");
+          json_append_string (s, host);
+          g_string_append_printf (s, ", \"port\": %u}", port);
+        }
+    }
   g_string_append (s, "}, \"data_dir\": ");
   json_append_string (s, server->config.data_dir);
   const char *ca = server->net ? st_net_get_ca_file (server->net) : NULL;
@@ -231,6 +333,9 @@ st_server_stop (StServer *server)
 
   if (!server->running)
     return;
+  /* The control thread first: no API request may change brokers while
+   * the network goes down. */
+  g_clear_pointer (&server->api, st_api_server_free);
   st_net_stop (server->net);
   /* Every client has been detached: what they were acknowledged is in the
    * store's queue, and goes to disk before the process may exit. Before
@@ -251,6 +356,7 @@ st_server_free (StServer *server)
   if (server->engine)
     st_engine_set_store (server->engine, NULL);
   g_clear_pointer (&server->mqtt_store, st_mqtt_store_close);
+  g_clear_pointer (&server->store, st_store_free);
   g_clear_pointer (&server->engine, st_engine_free);
   st_server_config_clear (&server->config);
   g_free (server);

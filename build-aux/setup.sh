@@ -6,7 +6,7 @@ STARLING_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian 12 packages: the build, the headless parts, and the test clients.
 STARLING_DEBS=(
   gcc pkg-config meson ninja-build python3
-  libglib2.0-dev libssl-dev libjson-glib-dev libsqlite3-dev
+  libglib2.0-dev libssl-dev libjson-glib-dev libsqlite3-dev libsoup-3.0-dev
   mosquitto-clients libpaho-mqtt-dev
   clang libclang-rt-14-dev
 )

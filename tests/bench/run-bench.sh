@@ -55,7 +55,7 @@ wait_port () {
 }
 
 echo "== starlingd ($(nproc) cores, --threads $(nproc))"
-"$starlingd" --dev --data-dir "$tmp/starling" --mqtt 127.0.0.1:0 --mqtts off --ws off --wss off \
+"$starlingd" --dev --data-dir "$tmp/starling" --mqtt 127.0.0.1:0 --mqtts off --ws off --wss off --api off \
   --log-level warning --ready-file "$tmp/ready.json" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$tmp/ready.json" ] && break; sleep 0.1; done

@@ -81,7 +81,7 @@ start_broker ()
 {
   mkdir -p "$TMP/data"
   "$STARLINGD" --dev --data-dir "$TMP/data" \
-    --mqtt 127.0.0.1:0 --mqtts 127.0.0.1:0 --ws 127.0.0.1:0 --wss 127.0.0.1:0 \
+    --mqtt 127.0.0.1:0 --mqtts 127.0.0.1:0 --ws 127.0.0.1:0 --wss 127.0.0.1:0 --api 127.0.0.1:0 \
     --threads 2 --ready-file "$TMP/ready.json" \
     > "$TMP/broker.out" 2> "$TMP/broker.err" &
   BROKER_PID=$!

@@ -104,6 +104,7 @@ broker_setup (Broker        *b,
                                          "--mqtts", "127.0.0.1:0",
                                          "--ws", "127.0.0.1:0",
                                          "--wss", "127.0.0.1:0",
+                                         "--api", "127.0.0.1:0",
                                          "--threads", "2",
                                          "--ready-file", ready_file,
                                          NULL);

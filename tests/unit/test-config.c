@@ -25,6 +25,7 @@ test_defaults (void)
   g_assert_cmpstr (c.listen[ST_LISTENER_MQTTS], ==, "127.0.0.1:8883");
   g_assert_cmpstr (c.listen[ST_LISTENER_WS], ==, "127.0.0.1:8083");
   g_assert_cmpstr (c.listen[ST_LISTENER_WSS], ==, "127.0.0.1:8884");
+  g_assert_cmpstr (c.api_listen, ==, "127.0.0.1:8080");
   g_assert_cmpstr (c.public_host, ==, "localhost");
   g_assert_false (c.dev);
   g_assert_cmpint (c.log_level, ==, G_LOG_LEVEL_MESSAGE);
@@ -44,6 +45,10 @@ test_set (void)
   g_assert_cmpstr (c.listen[ST_LISTENER_WS], ==, "[::1]:9001");
   g_assert_true (st_config_set (&c, "wss", "off", &error));
   g_assert_null (c.listen[ST_LISTENER_WSS]);
+  g_assert_true (st_config_set (&c, "api", "127.0.0.1:0", &error));
+  g_assert_cmpstr (c.api_listen, ==, "127.0.0.1:0");
+  g_assert_true (st_config_set (&c, "api", "OFF", &error));
+  g_assert_null (c.api_listen);
   g_assert_true (st_config_set (&c, "threads", "3", &error));
   g_assert_cmpuint (c.threads, ==, 3);
   g_assert_true (st_config_set (&c, "dev", "true", &error));
@@ -65,6 +70,7 @@ test_set_errors (void)
     { "mqtt", "1883", "mqtt: “1883” is not ADDR:PORT" },
     { "mqtt", "127.0.0.1:70000", "is not ADDR:PORT" },
     { "ws", "[::1:80", "is not ADDR:PORT" },
+    { "api", "8080", "api: “8080” is not ADDR:PORT" },
     { "threads", "0", "threads: “0” is not a whole number from 1 to 1024" },
     { "threads", "two", "is not a whole number" },
     { "dev", "maybe", "dev: “maybe” is not true or false" },

@@ -29,6 +29,7 @@ start_server (const char *name)
   c.threads = 2;
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
     g_clear_pointer (&c.listen[i], g_free);
+  g_clear_pointer (&c.api_listen, g_free);
   c.listen[ST_LISTENER_MQTT] = g_strdup ("127.0.0.1:0");
 
   StServer *server = st_server_new (&c, &error);
@@ -232,6 +233,7 @@ test_address_in_use (void)
   c.dev = TRUE;
   for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
     g_clear_pointer (&c.listen[i], g_free);
+  g_clear_pointer (&c.api_listen, g_free);
   c.listen[ST_LISTENER_MQTT] = g_strdup (addr);
 
   g_autoptr(StServer) second = st_server_new (&c, &error);

@@ -661,6 +661,7 @@ class Broker:
         cmd = [self.exe, "--dev", "--data-dir", data,
                "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0",
                "--ws", "127.0.0.1:0", "--wss", "127.0.0.1:0",
+               "--api", "127.0.0.1:0",
                "--threads", "2", "--ready-file", ready,
                "--log-level", "debug"] + list(extra_args)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,

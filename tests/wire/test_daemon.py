@@ -58,7 +58,7 @@ def _(t):
             a = c.expect(CONNACK)
             eq(a.props.get(P_MAXIMUM_PACKET_SIZE), 2048, "Maximum Packet Size from the file")
             eq(a.props.get(P_RECEIVE_MAXIMUM), 9, "Receive Maximum from the flag")
-            eq(sorted(b.ports), ["mqtt", "mqtts", "ws", "wss"], "listeners (flags over file)")
+            eq(sorted(b.ports), ["api", "mqtt", "mqtts", "ws", "wss"], "listeners (flags over file)")
             c.close()
         finally:
             eq(b.stop(), 0, "exit status after SIGTERM")
