@@ -32,6 +32,9 @@ st_broker_new (StEngine *engine, const StLimits *limits, const char *id,
   b->retained = st_retain_new ();
   b->timed = g_hash_table_new (NULL, NULL);
   st_match_result_init (&b->match);
+  b->live_jtis = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) g_ptr_array_unref);
+  st_auth_state_init (&b->auth);
   return b;
 }
 
@@ -52,6 +55,8 @@ st_broker_free (StBroker *b)
   st_subtree_free (b->subs);
   st_retain_free (b->retained);
   st_match_result_clear (&b->match);
+  g_hash_table_unref (b->live_jtis);
+  st_auth_state_clear (&b->auth);
   pthread_mutex_destroy (&b->lock);
   g_free (b->id);
   g_free (b->namespace_name);
@@ -319,4 +324,92 @@ st_broker_assign_client_id_locked (StBroker *b)
         return id;
       g_free (id);
     }
+}
+
+/* ---- token brokers ------------------------------------------------------ */
+
+bool
+st_broker_track_jti_locked (StBroker *b, StConn *conn, const char *jti)
+{
+  g_autoptr (StAuthSnapshot) snap = st_auth_snapshot_get (&b->auth);
+  GPtrArray *conns;
+
+  if (g_hash_table_contains (snap->revoked, jti))
+    return false;
+  conns = g_hash_table_lookup (b->live_jtis, jti);
+  if (!conns)
+    {
+      conns = g_ptr_array_new ();
+      g_hash_table_insert (b->live_jtis, g_strdup (jti), conns);
+    }
+  g_ptr_array_add (conns, conn);
+  return true;
+}
+
+void
+st_broker_untrack_jti_locked (StBroker *b, StConn *conn, const char *jti)
+{
+  GPtrArray *conns = g_hash_table_lookup (b->live_jtis, jti);
+
+  if (!conns)
+    return;
+  g_ptr_array_remove_fast (conns, conn);
+  if (conns->len == 0)
+    g_hash_table_remove (b->live_jtis, jti);
+}
+
+void
+st_broker_set_keys (StBroker *broker, StSigningKey *const *keys, guint n_keys)
+{
+  g_return_if_fail (broker != NULL);
+  st_auth_set_keys (&broker->auth, (StSigningKey **) keys, n_keys);
+}
+
+/* Tells every live connection of these jtis (DISCONNECT 0x87). The new
+ * snapshot is out before the lock is taken: a connection tracked after
+ * this scan sees the revocation itself (st_broker_track_jti_locked). */
+static void
+disconnect_revoked (StBroker *b, const char *const *jtis)
+{
+  g_autoptr (GPtrArray) found = g_ptr_array_new ();
+
+  st_broker_lock (b);
+  for (guint i = 0; jtis[i]; i++)
+    {
+      GPtrArray *conns = g_hash_table_lookup (b->live_jtis, jtis[i]);
+
+      for (guint j = 0; conns && j < conns->len; j++)
+        g_ptr_array_add (found, st_conn_ref (g_ptr_array_index (conns, j)));
+    }
+  st_broker_unlock (b);
+  for (guint i = 0; i < found->len; i++)
+    st_conn_revoked (g_ptr_array_index (found, i));
+}
+
+void
+st_broker_revoke (StBroker *broker, const char *jti)
+{
+  const char *jtis[] = { jti, NULL };
+
+  g_return_if_fail (broker != NULL && jti != NULL);
+  st_auth_revoke (&broker->auth, jtis, ST_AUTH_REVOKE);
+  disconnect_revoked (broker, jtis);
+}
+
+void
+st_broker_unrevoke (StBroker *broker, const char *jti)
+{
+  const char *jtis[] = { jti, NULL };
+
+  g_return_if_fail (broker != NULL && jti != NULL);
+  st_auth_revoke (&broker->auth, jtis, ST_AUTH_UNREVOKE);
+}
+
+void
+st_broker_set_revocations (StBroker *broker, const char *const *jtis)
+{
+  g_return_if_fail (broker != NULL);
+  st_auth_revoke (&broker->auth, jtis, ST_AUTH_REPLACE_REVOKED);
+  if (jtis)
+    disconnect_revoked (broker, jtis);
 }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "core/st-engine.h"
+#include "st-auth.h"
 #include "st-message.h"
 #include "st-retain.h"
 #include "st-session.h"
@@ -34,6 +35,10 @@ struct _StBroker {
   GHashTable     *timed;      /* StSession* set: offline with a deadline */
   StMatchResult   match;      /* scratch for st_subtree_match */
   guint64         n_assigned; /* for assigned client ids */
+  GHashTable     *live_jtis;  /* jti -> GPtrArray of StConn* (no refs): connected token clients */
+
+  /* Token brokers: keys and revocations, read without any lock (st-auth.h). */
+  StAuthState     auth;
 };
 
 StBroker *st_broker_new  (StEngine *engine, const StLimits *limits, const char *id,
@@ -94,6 +99,13 @@ void      st_broker_sweep (StBroker *b, gint64 now_ms);
 /* Wakes (schedules a delivery pump on) every connection in wake, then
  * empties it. Call without the lock. */
 void      st_broker_wake (GPtrArray *wake);
+
+/* A connection authenticated by token jti: revocation must find it. The
+ * snapshot is checked again under the lock, so a revocation published
+ * between verification and this call is not missed. Returns false when jti
+ * is revoked by now (the caller refuses with 0x87). */
+bool      st_broker_track_jti_locked   (StBroker *b, StConn *conn, const char *jti);
+void      st_broker_untrack_jti_locked (StBroker *b, StConn *conn, const char *jti);
 
 /* A fresh client id for a client that sent an empty one. */
 char     *st_broker_assign_client_id_locked (StBroker *b);

@@ -4,6 +4,7 @@
 #include "st-broker.h"
 #include "st-engine-private.h"
 #include "st-persist.h"
+#include "auth/st-jwt.h"
 
 #include <string.h>
 
@@ -77,6 +78,9 @@ st_conn_unref (StConn *conn)
     }
   g_free (conn->client_id);
   g_free (conn->sni);
+  g_free (conn->jti);
+  g_strfreev (conn->acl);
+  g_free (conn->acl_bytes);
   g_free (conn);
 }
 
@@ -209,6 +213,8 @@ conn_release (StConn *conn, bool publish_will, const char *why)
       uint64_t full = 0, large = 0, expired = 0;
 
       st_broker_lock (conn->broker);
+      if (conn->jti)
+        st_broker_untrack_jti_locked (conn->broker, conn, conn->jti);
       had_session = conn->session != NULL;
       if (had_session)
         {
@@ -289,11 +295,77 @@ connack_refuse (StConn *conn, MqttVersion version, uint8_t rc)
   st_transport_close (conn->t);
 }
 
-/* The one place that decides whether a client may connect to a broker.
- * Returns MQTT_RC_SUCCESS or the v5 reason code to refuse with. Token
- * brokers verify the JWT in the password here once that lands. */
 static uint8_t
-conn_authenticate (StConn *conn, StBroker *broker, const MqttConnect *c)
+jwt_error_code (const GError *error)
+{
+  if (g_error_matches (error, ST_JWT_ERROR, ST_JWT_ERROR_EXPIRED)
+      || g_error_matches (error, ST_JWT_ERROR, ST_JWT_ERROR_NOT_YET_VALID))
+    return MQTT_RC_NOT_AUTHORIZED;
+  /* Malformed, alg other than EdDSA, bad signature, bad claims. */
+  return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+}
+
+/* Token brokers: the password is the credential (DESIGN, Authentication);
+ * the username is ignored. On success the connection holds the token's
+ * jti, expiry and topicAcl, and an empty client id has become its sub. */
+static uint8_t
+token_authenticate (StConn *conn, StBroker *broker, const MqttConnect *c, StJwt *jwt)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!c->has_password || c->password.len == 0 || !jwt)
+    return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+
+  const char *kid = st_jwt_get_kid (jwt);
+  g_autoptr (StAuthSnapshot) snap = st_auth_snapshot_get (&broker->auth);
+  StSigningKey *key = kid ? g_hash_table_lookup (snap->keys, kid) : NULL;
+
+  /* An unknown kid is also how a token of another broker ends here: SNI
+   * or the default broker chose this one, and its keys do not sign it. */
+  if (!key)
+    {
+      g_info ("%s: token kid %s is not one of broker %s.%s's keys", conn->info.peer_str,
+              kid ? kid : "(none)", broker->name, broker->namespace_name);
+      return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+    }
+  if (!st_jwt_verify (jwt, key, g_get_real_time () / G_USEC_PER_SEC, &error))
+    {
+      g_info ("%s: token refused: %s", conn->info.peer_str, error->message);
+      return jwt_error_code (error);
+    }
+
+  const StJwtClaims *claims = st_jwt_get_claims (jwt);
+  if (g_hash_table_contains (snap->revoked, claims->jti))
+    {
+      g_info ("%s: token %s is revoked", conn->info.peer_str, claims->jti);
+      return MQTT_RC_NOT_AUTHORIZED;
+    }
+  if (conn->client_id[0] == '\0')
+    {
+      g_free (conn->client_id);
+      conn->client_id = g_strdup (claims->sub);
+    }
+  else if (strcmp (conn->client_id, claims->sub) != 0)
+    return MQTT_RC_CLIENT_ID_NOT_VALID;
+
+  conn->jti = g_strdup (claims->jti);
+  conn->token_exp = claims->exp;
+  /* '#' alone restricts nothing: skip the per-PUBLISH check entirely. */
+  if (claims->topic_acl && !g_strv_contains ((const char *const *) claims->topic_acl, "#"))
+    {
+      conn->acl = g_strdupv (claims->topic_acl);
+      conn->n_acl = g_strv_length (conn->acl);
+      conn->acl_bytes = g_new (MqttBytes, MAX (conn->n_acl, 1));
+      for (guint i = 0; i < conn->n_acl; i++)
+        conn->acl_bytes[i] = MQTT_BYTES_STR (conn->acl[i]);
+    }
+  return MQTT_RC_SUCCESS;
+}
+
+/* The one place that decides whether a client may connect to a broker.
+ * Returns MQTT_RC_SUCCESS or the v5 reason code to refuse with. */
+static uint8_t
+conn_authenticate (StConn *conn, StBroker *broker, const MqttConnect *c, StJwt *jwt)
 {
   switch (broker->auth_type)
     {
@@ -301,8 +373,22 @@ conn_authenticate (StConn *conn, StBroker *broker, const MqttConnect *c)
       return MQTT_RC_SUCCESS;
     case ST_AUTH_TOKEN:
     default:
-      return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+      return token_authenticate (conn, broker, c, jwt);
     }
+}
+
+/* Whether a token's topicAcl lets this connection use topic (publish) or
+ * filter (subscribe). No allocation: runs for every PUBLISH. */
+static bool
+acl_allows (StConn *conn, MqttBytes topic, bool is_filter)
+{
+  if (!conn->acl)
+    return true;
+  for (guint i = 0; i < conn->n_acl; i++)
+    if (is_filter ? st_filter_covered (topic, conn->acl_bytes[i])
+                  : st_topic_covered (topic, conn->acl_bytes[i]))
+      return true;
+  return false;
 }
 
 static int
@@ -397,13 +483,19 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
         }
     }
 
-  StBroker *broker = st_engine_pick_broker (conn->engine, conn->sni);
+  /* The token is parsed (not trusted) first: its kid may choose the broker. */
+  g_autoptr (StJwt) jwt = NULL;
+  if (c->has_password && c->password.len)
+    jwt = st_jwt_parse ((const char *) c->password.data, c->password.len, NULL);
+  const char *kid = jwt ? st_jwt_get_kid (jwt) : NULL;
+  StBroker *broker = st_engine_route_broker (conn->engine, conn->sni, kid);
   if (!broker)
     {
-      connack_refuse (conn, v, MQTT_RC_SERVER_UNAVAILABLE);
+      /* A credential no broker knows is a bad credential, not an outage. */
+      connack_refuse (conn, v, kid ? MQTT_RC_BAD_USERNAME_OR_PASSWORD : MQTT_RC_SERVER_UNAVAILABLE);
       return;
     }
-  uint8_t auth = conn_authenticate (conn, broker, c);
+  uint8_t auth = conn_authenticate (conn, broker, c, jwt);
   if (auth != MQTT_RC_SUCCESS)
     {
       connack_refuse (conn, v, auth);
@@ -471,7 +563,16 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
   bool present;
   StConn *kicked = NULL;
   st_broker_lock (broker);
-  if (assign)
+  /* Under the lock, so a revocation cannot slip between check and tracking. */
+  if (conn->jti && !st_broker_track_jti_locked (broker, conn, conn->jti))
+    {
+      st_broker_unlock (broker);
+      g_clear_pointer (&conn->jti, g_free);
+      g_clear_pointer (&will, st_message_unref);
+      connack_refuse (conn, v, MQTT_RC_NOT_AUTHORIZED);
+      return;
+    }
+  if (assign && !conn->jti)
     {
       g_free (conn->client_id);
       conn->client_id = st_broker_assign_client_id_locked (broker);
@@ -840,6 +941,25 @@ st_conn_kick (StConn *conn)
   st_loop_invoke (conn->loop, kick_cb, conn);
 }
 
+static void
+revoked_cb (void *data)
+{
+  StConn *conn = data;
+
+  if (conn->state == ST_CONN_ACTIVE)
+    {
+      g_info ("client %s: token %s revoked", conn_name (conn), conn->jti ? conn->jti : "");
+      conn_close (conn, MQTT_RC_NOT_AUTHORIZED);
+    }
+  st_conn_unref (conn);
+}
+
+void
+st_conn_revoked (StConn *conn)
+{
+  st_loop_invoke (conn->loop, revoked_cb, conn);
+}
+
 /* ---- inbound packets ---------------------------------------------------- */
 
 static void
@@ -908,6 +1028,19 @@ handle_publish (StConn *conn, const MqttPublish *p)
         reply_publish (conn, p, MQTT_RC_PAYLOAD_FORMAT_INVALID);
       else
         conn_close (conn, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+      return;
+    }
+
+  if (!acl_allows (conn, topic, false))
+    {
+      g_info ("client %s: topicAcl does not allow publishing to %.*s", conn->client_id,
+              (int) topic.len, (const char *) topic.data);
+      /* MQTT 3.1.1 has no negative PUBACK: closing is its only honest
+       * answer, at every QoS (a PUBACK would claim the message was taken). */
+      if (v5 && p->qos > 0)
+        reply_publish (conn, p, MQTT_RC_NOT_AUTHORIZED);
+      else
+        conn_close (conn, MQTT_RC_NOT_AUTHORIZED);
       return;
     }
 
@@ -1078,6 +1211,13 @@ handle_subscribe (StConn *conn, const MqttSubscribe *sub)
       if (!mqtt_topic_filter_valid (filter, true) || !filter_within_limits (limits, filter))
         {
           codes[i++] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+          continue;
+        }
+      if (!acl_allows (conn, filter, true))
+        {
+          g_info ("client %s: topicAcl does not cover subscription %.*s", conn->client_id,
+                  (int) filter.len, (const char *) filter.data);
+          codes[i++] = v5 ? MQTT_RC_NOT_AUTHORIZED : 0x80;
           continue;
         }
       shared = st_filter_split_shared (filter, &g, &r);
@@ -1366,5 +1506,12 @@ st_conn_check_timeouts (StConn *conn, gint64 now_ms)
     {
       g_info ("client %s: keep alive timeout", conn->client_id);
       conn_close (conn, MQTT_RC_KEEP_ALIVE_TIMEOUT);
+    }
+  /* Wall clock, as the token's exp is; checked at the tick's resolution. */
+  else if (conn->state == ST_CONN_ACTIVE && conn->token_exp
+           && g_get_real_time () / G_USEC_PER_SEC >= conn->token_exp)
+    {
+      g_info ("client %s: token expired", conn->client_id);
+      conn_close (conn, MQTT_RC_MAXIMUM_CONNECT_TIME);
     }
 }

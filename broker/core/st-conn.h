@@ -53,6 +53,14 @@ struct _StConn {
   uint16_t     in_alias_max;   /* copied: the engine may be gone when the last ref drops */
 
   char        *sni;            /* copy of info.sni */
+
+  /* Token brokers: what the verified credential allows, copied at CONNECT
+   * so that the per-PUBLISH check reads only this connection's memory. */
+  char        *jti;            /* tracked in broker->live_jtis while set */
+  gint64       token_exp;      /* Unix seconds; 0 = never */
+  char       **acl;            /* topicAcl filters; NULL = no restriction */
+  MqttBytes   *acl_bytes;      /* the same as MqttBytes */
+  guint        n_acl;
   bool         released;       /* session detached, connection uncounted */
 
   StBuf        out;            /* encode scratch */
@@ -75,6 +83,10 @@ void    st_conn_schedule_pump (StConn *conn);
 /* Any thread: conn's session was taken over; tell it (DISCONNECT 0x8E) and
  * close it on its own loop. Consumes a reference. */
 void    st_conn_kick (StConn *conn);
+
+/* Any thread: conn's token was revoked; DISCONNECT 0x87 and close on its
+ * own loop. Consumes a reference. */
+void    st_conn_revoked (StConn *conn);
 
 /* Loop thread: keep alive and CONNECT timeout. */
 void    st_conn_check_timeouts (StConn *conn, gint64 now_ms);

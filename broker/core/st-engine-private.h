@@ -27,6 +27,9 @@ struct _StEngine {
 /* The broker for a connection: by TLS SNI, else the default one; NULL when
  * none applies. */
 StBroker *st_engine_pick_broker (StEngine *engine, const char *sni);
+/* The same with the token's kid between the two (DESIGN "Tenancy and
+ * addressing"): SNI, then kid, then the default broker. */
+StBroker *st_engine_route_broker (StEngine *engine, const char *sni, const char *kid);
 
 /* Counts a connection against limits.max_connections; false when full. */
 bool      st_engine_count_connection   (StEngine *engine);

@@ -131,12 +131,12 @@ st_engine_set_public_host (StEngine *engine, const char *host)
   pthread_mutex_unlock (&engine->lock);
 }
 
-StBroker *
-st_engine_pick_broker (StEngine *engine, const char *sni)
+/* engine->lock held. */
+static StBroker *
+broker_by_sni_locked (StEngine *engine, const char *sni)
 {
   StBroker *found = NULL;
 
-  pthread_mutex_lock (&engine->lock);
   if (sni && *sni)
     {
       g_autofree char *host = g_ascii_strdown (sni, -1);
@@ -166,8 +166,54 @@ st_engine_pick_broker (StEngine *engine, const char *sni)
             }
         }
     }
+  return found;
+}
+
+/* engine->lock held. Keys are read from each broker's snapshot, lock-free. */
+static StBroker *
+broker_by_kid_locked (StEngine *engine, const char *kid)
+{
+  if (!kid)
+    return NULL;
+  for (guint i = 0; i < engine->brokers->len; i++)
+    {
+      StBroker *b = g_ptr_array_index (engine->brokers, i);
+
+      if (b->auth_type == ST_AUTH_TOKEN && st_auth_has_kid (&b->auth, kid))
+        return b;
+    }
+  return NULL;
+}
+
+StBroker *
+st_engine_pick_broker (StEngine *engine, const char *sni)
+{
+  return st_engine_route_broker (engine, sni, NULL);
+}
+
+StBroker *
+st_engine_route_broker (StEngine *engine, const char *sni, const char *kid)
+{
+  StBroker *found;
+
+  pthread_mutex_lock (&engine->lock);
+  found = broker_by_sni_locked (engine, sni);
+  if (!found)
+    found = broker_by_kid_locked (engine, kid);
   if (!found)
     found = engine->default_broker;
+  pthread_mutex_unlock (&engine->lock);
+  return found;
+}
+
+StBroker *
+st_engine_find_broker_by_kid (StEngine *engine, const char *kid)
+{
+  StBroker *found;
+
+  g_return_val_if_fail (engine != NULL, NULL);
+  pthread_mutex_lock (&engine->lock);
+  found = broker_by_kid_locked (engine, kid);
   pthread_mutex_unlock (&engine->lock);
   return found;
 }

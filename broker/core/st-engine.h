@@ -68,6 +68,31 @@ void      st_engine_set_store (StEngine *engine, StMqttStore *store);
 /* Public host used to resolve SNI names "<broker>.<namespace>.<host>". */
 void      st_engine_set_public_host (StEngine *engine, const char *host);
 
+/* ---- Token brokers (authType TOKEN) ------------------------------------
+ * Called by the control thread whenever the store changes; I/O threads read
+ * the result without locks (an immutable snapshot swapped atomically), so
+ * each call costs a copy of the broker's key and revocation sets. */
+
+typedef struct _StSigningKey StSigningKey;
+
+/* Replaces the keys that verify this broker's tokens (each by its kid; the
+ * broker takes references). Rotation passes old and new keys together. */
+void      st_broker_set_keys        (StBroker            *broker,
+                                     StSigningKey *const *keys,
+                                     guint                n_keys);
+
+/* Revokes a token id: new CONNECTs with it get CONNACK 0x87 (3.1.1: 0x05),
+ * and connected clients using it get DISCONNECT 0x87 (3.1.1: closed) on
+ * their own loop, within the moment it takes to post to it. */
+void      st_broker_revoke          (StBroker *broker, const char *jti);
+void      st_broker_unrevoke        (StBroker *broker, const char *jti);
+/* Replaces the whole set (at start, from the store); NULL-terminated. */
+void      st_broker_set_revocations (StBroker *broker, const char *const *jtis);
+
+/* The broker that has a key with this kid, or NULL: CONNECT routing when
+ * SNI names no broker (DESIGN "Tenancy and addressing"). */
+StBroker *st_engine_find_broker_by_kid (StEngine *engine, const char *kid);
+
 /* ---- Called by the network layer, on the transport's loop thread ------ */
 
 StConn *st_engine_accept (StEngine *engine, StTransport *t, const StConnInfo *info);
