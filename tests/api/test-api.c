@@ -1,0 +1,633 @@
+/* The control API over real HTTP: every route, every error, the envelope,
+ * the admin token file, and brokers made through the API serving MQTT. */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <sys/stat.h>
+
+#include "st-server.h"
+#include "store/st-store.h"
+
+typedef struct {
+  StServer    *server;
+  char        *data_dir;
+  char        *base;       /* http://127.0.0.1:PORT/client/v4 */
+  char        *token;      /* the admin token, from the file */
+  char        *ns_path;    /* /accounts/ID/pubsub/namespaces */
+  guint16      mqtts_port;
+  SoupSession *session;
+} Fixture;
+
+static JsonObject *
+ready_listener (StServer *server, const char *name)
+{
+  g_autofree char *json = st_server_get_ready_json (server);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *listeners;
+
+  json_parser_load_from_data (parser, json, -1, &error);
+  g_assert_no_error (error);
+  listeners = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "listeners");
+  g_assert_true (json_object_has_member (listeners, name));
+  return json_object_ref (json_object_get_object_member (listeners, name));
+}
+
+static void
+start (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) api = NULL;
+  g_autoptr(JsonObject) mqtts = NULL;
+  g_autofree char *token_path = g_build_filename (f->data_dir, "admin-token", NULL);
+  g_autoptr(StStore) store = NULL;
+  StServerConfig c;
+
+  st_server_config_init (&c);
+  c.data_dir = g_strdup (f->data_dir);
+  c.threads = 1;
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    g_clear_pointer (&c.listen[i], g_free);
+  c.listen[ST_LISTENER_MQTTS] = g_strdup ("127.0.0.1:0");
+  g_free (c.api_listen);
+  c.api_listen = g_strdup ("127.0.0.1:0");
+  f->server = st_server_new (&c, &error);
+  g_assert_no_error (error);
+  g_assert_true (st_server_start (f->server, &error));
+  g_assert_no_error (error);
+  st_server_config_clear (&c);
+
+  api = ready_listener (f->server, "api");
+  g_assert_cmpstr (json_object_get_string_member (api, "host"), ==, "127.0.0.1");
+  g_clear_pointer (&f->base, g_free);
+  f->base = g_strdup_printf ("http://127.0.0.1:%d/client/v4",
+                             (int) json_object_get_int_member (api, "port"));
+  mqtts = ready_listener (f->server, "mqtts");
+  f->mqtts_port = json_object_get_int_member (mqtts, "port");
+
+  g_clear_pointer (&f->token, g_free);
+  g_file_get_contents (token_path, &f->token, NULL, &error);
+  g_assert_no_error (error);
+  g_strchomp (f->token);
+
+  /* A second connection to the same database, as another process would
+   * open it: the account id, and tokens of other scopes. */
+  store = st_store_open (f->data_dir, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&f->ns_path, g_free);
+  f->ns_path = g_strdup_printf ("/accounts/%s/pubsub/namespaces", st_store_get_account_id (store));
+}
+
+static void
+stop (Fixture *f)
+{
+  g_clear_pointer (&f->server, st_server_free);
+}
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  f->data_dir = g_build_filename (g_get_user_data_dir (), "starling", NULL);
+  g_autoptr(GProxyResolver) direct = g_simple_proxy_resolver_new (NULL, NULL);
+
+  /* A fixed resolver: the system one would read GSettings, and the test
+   * talks to 127.0.0.1 only anyway. */
+  f->session = soup_session_new_with_options ("timeout", 10, "proxy-resolver", direct, NULL);
+  start (f);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  stop (f);
+  g_clear_object (&f->session);
+  g_free (f->data_dir);
+  g_free (f->base);
+  g_free (f->token);
+  g_free (f->ns_path);
+}
+
+/* Every answer must be Cloudflare's envelope, whatever the status. */
+static void
+check_envelope (JsonObject *env, guint status, const char *text)
+{
+  gboolean success;
+  JsonArray *errors;
+
+  g_assert_cmpuint (json_object_get_size (env), ==, 4);
+  g_assert_true (json_object_has_member (env, "result"));
+  g_assert_true (json_object_has_member (env, "success"));
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (json_object_get_member (env, "errors")));
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (json_object_get_member (env, "messages")));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (env, "messages")), ==, 0);
+  success = json_object_get_boolean_member (env, "success");
+  errors = json_object_get_array_member (env, "errors");
+  if (success != (status >= 200 && status < 300))
+    g_error ("status %u with success %d: %s", status, success, text);
+  if (success)
+    g_assert_cmpuint (json_array_get_length (errors), ==, 0);
+  else
+    {
+      JsonObject *e;
+
+      g_assert_cmpuint (json_array_get_length (errors), ==, 1);
+      e = json_array_get_object_element (errors, 0);
+      g_assert_true (json_node_get_value_type (json_object_get_member (e, "code")) == G_TYPE_INT64);
+      g_assert_cmpstr (json_object_get_string_member (e, "message"), !=, "");
+      g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (env, "result")));
+    }
+}
+
+/* path is below the base (/client/v4) unless it starts with "!". */
+static JsonObject *
+call_full (Fixture *f, const char *method, const char *path, const char *auth,
+           const char *body, guint expected, SoupMessage **out_msg)
+{
+  g_autofree char *uri = path[0] == '!' ? g_strdup_printf ("%.*s%s", (int) (strstr (f->base, "/client") - f->base), f->base, path + 1)
+                                        : g_strconcat (f->base, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, uri);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *text = NULL;
+  JsonObject *env;
+  guint status;
+
+  g_assert_nonnull (msg);
+  if (auth)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  if (body)
+    {
+      g_autoptr(GBytes) b = g_bytes_new (body, strlen (body));
+      soup_message_set_request_body_from_bytes (msg, "application/json", b);
+    }
+  reply = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+  status = soup_message_get_status (msg);
+  text = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+  if (status != expected)
+    g_error ("%s %s: status %u, expected %u: %s", method, path, status, expected, text);
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL),
+                   ==, "application/json");
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  env = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+  check_envelope (env, status, text);
+  if (out_msg)
+    *out_msg = g_object_ref (msg);
+  return env;
+}
+
+static char *
+bearer (const char *token)
+{
+  return g_strconcat ("Bearer ", token, NULL);
+}
+
+/* A successful call with the admin token; returns the envelope. */
+static JsonObject *
+call (Fixture *f, const char *method, const char *path, const char *body, guint expected)
+{
+  g_autofree char *auth = bearer (f->token);
+
+  return call_full (f, method, path, auth, body, expected, NULL);
+}
+
+static void
+expect_error_auth (Fixture *f, const char *method, const char *path, const char *auth,
+                   const char *body, guint status, int code)
+{
+  g_autoptr(JsonObject) env = call_full (f, method, path, auth, body, status, NULL);
+  JsonObject *e = json_array_get_object_element (json_object_get_array_member (env, "errors"), 0);
+
+  if (json_object_get_int_member (e, "code") != code)
+    g_error ("%s %s: code %d, expected %d (%s)", method, path,
+             (int) json_object_get_int_member (e, "code"), code, json_object_get_string_member (e, "message"));
+}
+
+static void
+expect_error (Fixture *f, const char *method, const char *path, const char *body, guint status, int code)
+{
+  g_autofree char *auth = bearer (f->token);
+
+  expect_error_auth (f, method, path, auth, body, status, code);
+}
+
+static char *
+ns_path (Fixture *f, const char *rest)
+{
+  return g_strconcat (f->ns_path, rest, NULL);
+}
+
+static JsonObject *
+result_object (JsonObject *env)
+{
+  return json_object_get_object_member (env, "result");
+}
+
+static void
+assert_id (const char *id)
+{
+  g_assert_cmpuint (strlen (id), ==, 32);
+  for (const char *p = id; *p; p++)
+    g_assert_true (g_ascii_isdigit (*p) || (*p >= 'a' && *p <= 'f'));
+}
+
+static void
+assert_time (const char *t)
+{
+  g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z$", t, 0, 0));
+}
+
+/* ---- Tests ------------------------------------------------------------- */
+
+static void
+test_admin_token (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->data_dir, "admin-token", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(StStore) store = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_file_get_contents (path, &before, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (before), ==, 41);   /* 40 base64url characters and a newline */
+  g_assert_cmpint (before[40], ==, '\n');
+
+  /* It is an edit token: it may write. */
+  g_autoptr(JsonObject) created = call (f, "POST", f->ns_path, "{\"name\": \"first\"}", 200);
+
+  /* A later start keeps the token and does not make another. */
+  stop (f);
+  start (f);
+  g_file_get_contents (path, &after, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (before, ==, after);
+  g_autoptr(JsonObject) list = call (f, "GET", f->ns_path, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (list, "result")), ==, 1);
+
+  store = st_store_open (f->data_dir, &error);
+  g_assert_no_error (error);
+  tokens = st_store_token_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (tokens->len, ==, 1);
+  g_assert_cmpint (((StStoreToken *) tokens->pdata[0])->scope, ==, ST_STORE_SCOPE_EDIT);
+}
+
+static void
+test_auth (Fixture *f, gconstpointer data)
+{
+  g_autoptr(StStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(StStoreToken) read = NULL;
+  g_autoptr(StStoreToken) revoked = NULL;
+  g_autofree char *read_secret = NULL;
+  g_autofree char *revoked_secret = NULL;
+  g_autofree char *read_auth = NULL;
+  g_autofree char *revoked_auth = NULL;
+  g_autofree char *one = ns_path (f, "/one");
+  g_autofree char *one_brokers = ns_path (f, "/one/brokers");
+
+  store = st_store_open (f->data_dir, &error);
+  g_assert_no_error (error);
+  read = st_store_token_create (store, "reader", ST_STORE_SCOPE_READ, &read_secret, &error);
+  g_assert_no_error (error);
+  revoked = st_store_token_create (store, "gone", ST_STORE_SCOPE_EDIT, &revoked_secret, &error);
+  g_assert_no_error (error);
+  g_assert_true (st_store_token_revoke (store, revoked->id, &error));
+  read_auth = bearer (read_secret);
+  revoked_auth = bearer (revoked_secret);
+
+  /* 401: no header, another scheme, an unknown token, a revoked one. */
+  expect_error_auth (f, "GET", f->ns_path, NULL, NULL, 401, 10000);
+  expect_error_auth (f, "GET", "/user/tokens/verify", NULL, NULL, 401, 10000);
+  expect_error_auth (f, "GET", f->ns_path, "Basic YWRtaW46YWRtaW4=", NULL, 401, 10000);
+  expect_error_auth (f, "GET", f->ns_path, "Bearer not-a-token", NULL, 401, 10000);
+  expect_error_auth (f, "GET", f->ns_path, "Bearer ", NULL, 401, 10000);
+  expect_error_auth (f, "GET", f->ns_path, revoked_auth, NULL, 401, 10000);
+  /* The admin token, in any case of the scheme, and the read token may read. */
+  g_autofree char *lower = g_strconcat ("bearer ", f->token, NULL);
+  g_autoptr(JsonObject) a = call_full (f, "GET", f->ns_path, lower, NULL, 200, NULL);
+  g_autoptr(JsonObject) b = call_full (f, "GET", f->ns_path, read_auth, NULL, 200, NULL);
+  g_autoptr(JsonObject) v = call_full (f, "GET", "/user/tokens/verify", read_auth, NULL, 200, NULL);
+  g_assert_cmpstr (json_object_get_string_member (result_object (v), "id"), ==, read->id);
+
+  /* 403: the read token may not write, whatever the write. */
+  g_autoptr(JsonObject) c = call (f, "POST", f->ns_path, "{\"name\": \"one\"}", 200);
+  expect_error_auth (f, "POST", f->ns_path, read_auth, "{\"name\": \"two\"}", 403, 10001);
+  expect_error_auth (f, "DELETE", one, read_auth, NULL, 403, 10001);
+  expect_error_auth (f, "POST", one_brokers, read_auth, "{\"name\": \"b\"}", 403, 10001);
+  g_autoptr(JsonObject) d = call (f, "GET", one, NULL, 200);
+  g_autoptr(JsonObject) e = call (f, "GET", one_brokers, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (e, "result")), ==, 0);
+}
+
+static void
+test_user (Fixture *f, gconstpointer data)
+{
+  g_autoptr(StStore) store = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *list;
+  JsonObject *m, *account;
+
+  store = st_store_open (f->data_dir, &error);
+  g_assert_no_error (error);
+  tokens = st_store_token_list (store, &error);
+  g_assert_no_error (error);
+
+  g_autoptr(JsonObject) v = call (f, "GET", "/user/tokens/verify", NULL, 200);
+  g_assert_cmpstr (json_object_get_string_member (result_object (v), "id"), ==,
+                   ((StStoreToken *) tokens->pdata[0])->id);
+  g_assert_cmpstr (json_object_get_string_member (result_object (v), "status"), ==, "active");
+
+  g_autoptr(JsonObject) ms = call (f, "GET", "/memberships", NULL, 200);
+  list = json_object_get_array_member (ms, "result");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  m = json_array_get_object_element (list, 0);
+  g_assert_cmpstr (json_object_get_string_member (m, "status"), ==, "accepted");
+  assert_id (json_object_get_string_member (m, "id"));
+  account = json_object_get_object_member (m, "account");
+  g_assert_cmpstr (json_object_get_string_member (account, "id"), ==, st_store_get_account_id (store));
+  g_assert_cmpstr (json_object_get_string_member (account, "name"), !=, "");
+}
+
+static void
+test_routes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *deep = ns_path (f, "/a/brokers/b/extra");
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *auth = bearer (f->token);
+
+  expect_error (f, "GET", "/nope", NULL, 404, 7000);
+  expect_error (f, "GET", "", NULL, 404, 7000);
+  expect_error (f, "GET", "/accounts", NULL, 404, 7000);
+  expect_error (f, "GET", "/user/tokens", NULL, 404, 7000);
+  expect_error (f, "GET", deep, NULL, 404, 7000);
+  expect_error (f, "GET", "!/elsewhere", NULL, 404, 7000);
+  expect_error_auth (f, "GET", "!/", NULL, NULL, 404, 7000);
+  /* An account id that is not this server's: 404 7003, also when valid-looking. */
+  expect_error (f, "GET", "/accounts/0123456789abcdef0123456789abcdef/pubsub/namespaces", NULL, 404, 7003);
+  expect_error (f, "POST", "/accounts/someone/pubsub/namespaces", "{\"name\": \"x\"}", 404, 7003);
+  /* 405, naming what is allowed. */
+  g_autoptr(JsonObject) env = call_full (f, "PUT", f->ns_path, auth, "{}", 405, &msg);
+  g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg), "Allow"),
+                   ==, "GET, POST");
+  expect_error (f, "DELETE", f->ns_path, NULL, 405, 7001);
+  expect_error (f, "POST", "/memberships", "{}", 405, 7001);
+  expect_error (f, "PATCH", "/user/tokens/verify", "{}", 405, 7001);
+  g_autofree char *one = ns_path (f, "/x");
+  expect_error (f, "PATCH", one, "{}", 405, 7001);
+  g_autofree char *brokers = ns_path (f, "/x/brokers");
+  expect_error (f, "DELETE", brokers, NULL, 405, 7001);
+  g_autofree char *broker = ns_path (f, "/x/brokers/y");
+  expect_error (f, "POST", broker, "{}", 405, 7001);
+}
+
+static void
+test_namespaces (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = ns_path (f, "/demo");
+  g_autofree char *demo_upper = ns_path (f, "/DEMO");
+  g_autofree char *missing = ns_path (f, "/missing");
+  g_autofree char *long_name = g_strnfill (64, 'a');
+  g_autofree char *long_body = g_strdup_printf ("{\"name\": \"%s\"}", long_name);
+  JsonObject *ns;
+
+  g_autoptr(JsonObject) created = call (f, "POST", f->ns_path,
+                                        "{\"name\": \"Demo\", \"description\": \"a test\"}", 200);
+  ns = result_object (created);
+  g_assert_cmpuint (json_object_get_size (ns), ==, 5);
+  assert_id (json_object_get_string_member (ns, "id"));
+  g_assert_cmpstr (json_object_get_string_member (ns, "name"), ==, "demo");
+  g_assert_cmpstr (json_object_get_string_member (ns, "description"), ==, "a test");
+  assert_time (json_object_get_string_member (ns, "created_on"));
+  assert_time (json_object_get_string_member (ns, "modified_on"));
+
+  g_autoptr(JsonObject) plain = call (f, "POST", f->ns_path, "{\"name\": \"other-1\"}", 200);
+  g_assert_cmpstr (json_object_get_string_member (result_object (plain), "description"), ==, "");
+
+  g_autoptr(JsonObject) list = call (f, "GET", f->ns_path, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (list, "result")), ==, 2);
+
+  g_autoptr(JsonObject) got = call (f, "GET", demo_upper, NULL, 200);
+  g_assert_cmpstr (json_object_get_string_member (result_object (got), "id"), ==,
+                   json_object_get_string_member (ns, "id"));
+
+  /* Errors */
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"demo\"}", 409, 10300);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"DEMO\"}", 409, 10300);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"-bad\"}", 400, 10102);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"9lives\"}", 400, 10102);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"under_score\"}", 400, 10102);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"trailing-\"}", 400, 10102);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"\"}", 400, 10102);
+  expect_error (f, "POST", f->ns_path, long_body, 400, 10102);
+  expect_error (f, "POST", f->ns_path, "{\"name\": ", 400, 10100);
+  expect_error (f, "POST", f->ns_path, "[\"demo\"]", 400, 10100);
+  expect_error (f, "POST", f->ns_path, NULL, 400, 10100);
+  expect_error (f, "POST", f->ns_path, "{\"name\": 5}", 400, 10101);
+  expect_error (f, "POST", f->ns_path, "{\"name\": null}", 400, 10101);
+  expect_error (f, "POST", f->ns_path, "{\"name\": \"ok\", \"description\": 5}", 400, 10101);
+  expect_error (f, "POST", f->ns_path, "{\"description\": \"no name\"}", 400, 10103);
+  expect_error (f, "GET", missing, NULL, 404, 10200);
+  expect_error (f, "DELETE", missing, NULL, 404, 10200);
+
+  g_autoptr(JsonObject) deleted = call (f, "DELETE", demo, NULL, 200);
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (deleted, "result")));
+  expect_error (f, "GET", demo, NULL, 404, 10200);
+  expect_error (f, "DELETE", demo, NULL, 404, 10200);
+  g_autoptr(JsonObject) after = call (f, "GET", f->ns_path, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (after, "result")), ==, 1);
+}
+
+static void
+test_brokers (Fixture *f, gconstpointer data)
+{
+  g_autofree char *brokers = ns_path (f, "/home/brokers");
+  g_autofree char *b1 = ns_path (f, "/home/brokers/b1");
+  g_autofree char *b2 = ns_path (f, "/home/brokers/B2");
+  g_autofree char *nobroker = ns_path (f, "/home/brokers/nobody");
+  g_autofree char *nons = ns_path (f, "/nowhere/brokers");
+  g_autofree char *nons_b = ns_path (f, "/nowhere/brokers/b1");
+  g_autofree char *endpoint = g_strdup_printf ("mqtts://b1.home.localhost:%u", f->mqtts_port);
+  JsonObject *b, *hook;
+
+  g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"home\"}", 200);
+
+  g_autoptr(JsonObject) created = call (f, "POST", brokers, "{\"name\": \"b1\"}", 200);
+  b = result_object (created);
+  assert_id (json_object_get_string_member (b, "id"));
+  g_assert_cmpstr (json_object_get_string_member (b, "name"), ==, "b1");
+  g_assert_cmpstr (json_object_get_string_member (b, "description"), ==, "");
+  g_assert_cmpstr (json_object_get_string_member (b, "authType"), ==, "TOKEN");
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (b, "expiration")));
+  g_assert_cmpstr (json_object_get_string_member (b, "endpoint"), ==, endpoint);
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (b, "on_publish")));
+  assert_time (json_object_get_string_member (b, "created_on"));
+  assert_time (json_object_get_string_member (b, "modified_on"));
+
+  g_autoptr(JsonObject) created2 = call (f, "POST", brokers,
+    "{\"name\": \"B2\", \"description\": \"second\", \"authType\": \"NONE\", \"expiration\": 3600,"
+    " \"on_publish\": {\"url\": \"https://hooks.example/in\"}}", 200);
+  b = result_object (created2);
+  g_assert_cmpstr (json_object_get_string_member (b, "name"), ==, "b2");
+  g_assert_cmpstr (json_object_get_string_member (b, "description"), ==, "second");
+  g_assert_cmpstr (json_object_get_string_member (b, "authType"), ==, "NONE");
+  g_assert_cmpint (json_object_get_int_member (b, "expiration"), ==, 3600);
+  hook = json_object_get_object_member (b, "on_publish");
+  g_assert_cmpstr (json_object_get_string_member (hook, "url"), ==, "https://hooks.example/in");
+
+  g_autoptr(JsonObject) list = call (f, "GET", brokers, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (list, "result")), ==, 2);
+
+  g_autoptr(JsonObject) got = call (f, "GET", b2, NULL, 200);
+  g_assert_cmpstr (json_object_get_string_member (result_object (got), "id"), ==,
+                   json_object_get_string_member (b, "id"));
+
+  /* PATCH changes only what it names. */
+  g_autoptr(JsonObject) patched = call (f, "PATCH", b2, "{\"description\": \"changed\", \"expiration\": 60}", 200);
+  b = result_object (patched);
+  g_assert_cmpstr (json_object_get_string_member (b, "description"), ==, "changed");
+  g_assert_cmpint (json_object_get_int_member (b, "expiration"), ==, 60);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (b, "on_publish"), "url"),
+                   ==, "https://hooks.example/in");
+  g_assert_cmpstr (json_object_get_string_member (b, "authType"), ==, "NONE");
+  g_assert_cmpstr (json_object_get_string_member (b, "modified_on"), >,
+                   json_object_get_string_member (b, "created_on"));
+  g_autoptr(JsonObject) cleared = call (f, "PATCH", b2, "{\"on_publish\": null, \"expiration\": -1}", 200);
+  b = result_object (cleared);
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (b, "on_publish")));
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (b, "expiration")));
+  g_assert_cmpstr (json_object_get_string_member (b, "description"), ==, "changed");
+  g_autoptr(JsonObject) again = call (f, "GET", b2, NULL, 200);
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (result_object (again), "on_publish")));
+
+  /* Errors */
+  expect_error (f, "POST", brokers, "{\"name\": \"b1\"}", 409, 10301);
+  expect_error (f, "POST", brokers, "{\"name\": \"no.dots\"}", 400, 10102);
+  expect_error (f, "POST", brokers, "{\"name\": [\"b3\"]}", 400, 10101);
+  expect_error (f, "POST", brokers, "{}", 400, 10103);
+  expect_error (f, "POST", brokers, "not json", 400, 10100);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"authType\": \"BASIC\"}", 400, 10104);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"authType\": 1}", 400, 10101);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": \"1h\"}", 400, 10101);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": 1.5}", 400, 10101);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": 0}", 400, 10104);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": -5}", 400, 10104);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": \"https://x.example\"}", 400, 10101);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": {}}", 400, 10103);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": {\"url\": 7}}", 400, 10101);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": {\"url\": \"ftp://x.example\"}}", 400, 10104);
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"description\": false}", 400, 10101);
+  expect_error (f, "PATCH", b1, "{\"expiration\": true}", 400, 10101);
+  expect_error (f, "PATCH", b1, "{\"description\": 1}", 400, 10101);
+  expect_error (f, "PATCH", b1, "{", 400, 10100);
+  expect_error (f, "GET", nons, NULL, 404, 10200);
+  expect_error (f, "POST", nons, "{\"name\": \"b1\"}", 404, 10200);
+  expect_error (f, "GET", nons_b, NULL, 404, 10200);
+  expect_error (f, "PATCH", nons_b, "{}", 404, 10200);
+  expect_error (f, "DELETE", nons_b, NULL, 404, 10200);
+  expect_error (f, "GET", nobroker, NULL, 404, 10201);
+  expect_error (f, "PATCH", nobroker, "{\"description\": \"x\"}", 404, 10201);
+  expect_error (f, "DELETE", nobroker, NULL, 404, 10201);
+  /* Nothing failed above was written. */
+  g_autoptr(JsonObject) still = call (f, "GET", brokers, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (still, "result")), ==, 2);
+
+  g_autoptr(JsonObject) deleted = call (f, "DELETE", b1, NULL, 200);
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (deleted, "result")));
+  expect_error (f, "GET", b1, NULL, 404, 10201);
+  expect_error (f, "DELETE", b1, NULL, 404, 10201);
+  g_autoptr(JsonObject) left = call (f, "GET", brokers, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (left, "result")), ==, 1);
+}
+
+/* ---- MQTT on a broker made through the API ----------------------------- */
+
+static gboolean
+accept_any (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data)
+{
+  /* The hostname check is not what is tested here, the routing is. */
+  return TRUE;
+}
+
+/* Connects over TLS with SNI host, sends an MQTT 5 CONNECT, returns the
+ * CONNACK reason code. */
+static int
+mqtt_connect_sni (guint16 port, const char *host)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) tcp = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GSocketConnectable) identity = g_network_address_new (host, port);
+  g_autoptr(GError) error = NULL;
+  static const guint8 connect[] = {
+    0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0,
+    0, 8, 'a', 'p', 'i', '-', 't', 'e', 's', 't',
+  };
+  guint8 connack[5];
+  gsize n;
+
+  g_socket_client_set_timeout (client, 10);
+  tcp = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  tls = g_tls_client_connection_new (G_IO_STREAM (tcp), identity, &error);
+  g_assert_no_error (error);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any), NULL);
+  g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (tls), connect, sizeof connect, &n, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all (g_io_stream_get_input_stream (tls), connack, 4, &n, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 4);
+  g_assert_cmphex (connack[0], ==, 0x20);
+  return connack[3];
+}
+
+static void
+test_mqtt (Fixture *f, gconstpointer data)
+{
+  g_autofree char *brokers = ns_path (f, "/shop/brokers");
+  g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"shop\"}", 200);
+
+  /* No broker of that name yet: nothing to route to. */
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "open.shop.localhost"), !=, 0);
+
+  g_autoptr(JsonObject) b = call (f, "POST", brokers, "{\"name\": \"open\", \"authType\": \"NONE\"}", 200);
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "open.shop.localhost"), ==, 0);
+
+  /* Brokers in the store are MQTT brokers from the next start on. */
+  stop (f);
+  start (f);
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "open.shop.localhost"), ==, 0);
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "closed.shop.localhost"), !=, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  /* GSocketClient asks GIO's default proxy resolver even when given its
+   * own, and GNOME's reads GSettings schemas a test machine may not have.
+   * Everything here is 127.0.0.1: no proxy. */
+  g_setenv ("GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
+  ADD ("/api/admin-token", test_admin_token);
+  ADD ("/api/auth", test_auth);
+  ADD ("/api/user", test_user);
+  ADD ("/api/routes", test_routes);
+  ADD ("/api/namespaces", test_namespaces);
+  ADD ("/api/brokers", test_brokers);
+  ADD ("/api/mqtt-sni", test_mqtt);
+#undef ADD
+  return g_test_run ();
+}
