@@ -8,7 +8,9 @@
  * signed with st_jwt_sign; the raw client encodes with libstarling's codec
  * and compares CONNACKs byte by byte. */
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,6 +31,8 @@ typedef struct {
   StSigningKey *ka, *kb;   /* their keys */
   StSigningKey *kx;        /* nobody's key */
   guint16       port;
+  guint16       tls_port;
+  char         *dir;      /* the generated CA and certificate */
 } Fixture;
 
 static Fixture fx;
@@ -37,11 +41,14 @@ static void
 fixture_start (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "auth", NULL);
+  /* Made before g_test_run, where ISOLATE_DIRS has no data dir yet. */
+  g_autofree char *dir = g_dir_make_tmp ("test-core-auth-XXXXXX", &error);
   StNetConfig c = { .threads = 2, .data_dir = dir, .public_host = "localhost" };
 
+  g_assert_no_error (error);
+  fx.dir = g_strdup (dir);
   c.listen[ST_LISTENER_MQTT] = "127.0.0.1:0";
-  g_mkdir_with_parents (dir, 0700);
+  c.listen[ST_LISTENER_MQTTS] = "127.0.0.1:0";
   fx.engine = st_engine_new (NULL);
   fx.a = st_engine_add_broker (fx.engine, "0123456789abcdef0123456789abcdef", "ns", "alpha", ST_AUTH_TOKEN);
   fx.b = st_engine_add_broker (fx.engine, "fedcba9876543210fedcba9876543210", "ns", "beta", ST_AUTH_TOKEN);
@@ -62,6 +69,27 @@ fixture_start (void)
   g_autofree char *host = NULL;
   g_assert_true (st_net_get_address (fx.net, ST_LISTENER_MQTT, &host, &fx.port));
   g_assert_cmpuint (fx.port, !=, 0);
+  g_clear_pointer (&host, g_free);
+  g_assert_true (st_net_get_address (fx.net, ST_LISTENER_MQTTS, &host, &fx.tls_port));
+  g_assert_cmpuint (fx.tls_port, !=, 0);
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (d && (name = g_dir_read_name (d)))
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        rm_rf (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
 }
 
 static void
@@ -73,6 +101,8 @@ fixture_stop (void)
   st_signing_key_unref (fx.ka);
   st_signing_key_unref (fx.kb);
   st_signing_key_unref (fx.kx);
+  rm_rf (fx.dir);
+  g_free (fx.dir);
 }
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -136,15 +166,18 @@ forged (const char *alg, StSigningKey *key, const char *sub)
 
 typedef struct {
   int         fd;
+  SSL_CTX    *ctx;    /* TLS with SNI, or NULL */
+  SSL        *ssl;
   MqttVersion v;
   StBuf       in;
   StBuf       last;   /* the last packet's bytes */
 } Client;
 
+/* sni: NULL for plain TCP, else TLS naming that host. */
 static void
-client_open (Client *c, MqttVersion v)
+client_open_sni (Client *c, MqttVersion v, const char *sni)
 {
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (fx.port),
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (sni ? fx.tls_port : fx.port),
                             .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
 
   memset (c, 0, sizeof *c);
@@ -153,11 +186,23 @@ client_open (Client *c, MqttVersion v)
   st_buf_init (&c->last);
   c->fd = socket (AF_INET, SOCK_STREAM, 0);
   g_assert_cmpint (connect (c->fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+  if (sni)
+    {
+      /* What is under test is routing by SNI, not the certificate. */
+      c->ctx = SSL_CTX_new (TLS_client_method ());
+      SSL_CTX_set_verify (c->ctx, SSL_VERIFY_NONE, NULL);
+      c->ssl = SSL_new (c->ctx);
+      SSL_set_fd (c->ssl, c->fd);
+      SSL_set_tlsext_host_name (c->ssl, sni);
+      g_assert_cmpint (SSL_connect (c->ssl), ==, 1);
+    }
 }
 
 static void
 client_close (Client *c)
 {
+  g_clear_pointer (&c->ssl, SSL_free);
+  g_clear_pointer (&c->ctx, SSL_CTX_free);
   close (c->fd);
   st_buf_clear (&c->in);
   st_buf_clear (&c->last);
@@ -166,7 +211,10 @@ client_close (Client *c)
 static void
 client_send (Client *c, StBuf *out)
 {
-  g_assert_cmpint (write (c->fd, out->data, out->len), ==, (ssize_t) out->len);
+  if (c->ssl)
+    g_assert_cmpint (SSL_write (c->ssl, out->data, (int) out->len), ==, (int) out->len);
+  else
+    g_assert_cmpint (write (c->fd, out->data, out->len), ==, (ssize_t) out->len);
   st_buf_clear (out);
 }
 
@@ -196,9 +244,24 @@ client_next (Client *c, int timeout_ms, MqttPacket *pkt)
         }
       int left = (int) ((deadline - g_get_monotonic_time ()) / 1000);
       struct pollfd pfd = { c->fd, POLLIN, 0 };
-      if (left <= 0 || poll (&pfd, 1, left) <= 0)
+      if (!(c->ssl && SSL_pending (c->ssl)) && (left <= 0 || poll (&pfd, 1, left) <= 0))
         return 0;
       st_buf_reserve (&c->in, 4096);
+      if (c->ssl)
+        {
+          int n = SSL_read (c->ssl, c->in.data + c->in.len, (int) (c->in.cap - c->in.len));
+
+          if (n <= 0)
+            {
+              int e = SSL_get_error (c->ssl, n);
+
+              if (e == SSL_ERROR_WANT_READ)
+                continue;   /* a record's first bytes only (or a ticket) */
+              return -1;
+            }
+          c->in.len += n;
+          continue;
+        }
       ssize_t n = read (c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
       if (n <= 0)
         return -1;
@@ -228,34 +291,48 @@ send_connect (Client *c, const char *client_id, const char *password)
 
 /* Connects and returns the CONNACK's reason code. */
 static guint8
-client_connect (Client *c, MqttVersion v, const char *client_id, const char *password,
-                MqttPacket *connack)
+client_connect_sni (Client *c, MqttVersion v, const char *sni, const char *client_id,
+                    const char *password, MqttPacket *connack)
 {
   MqttPacket pkt;
 
   if (!connack)
     connack = &pkt;
-  client_open (c, v);
+  client_open_sni (c, v, sni);
   send_connect (c, client_id, password);
   g_assert_cmpint (client_next (c, 5000, connack), ==, MQTT_CONNACK);
   return connack->connack.reason_code;
 }
 
+static guint8
+client_connect (Client *c, MqttVersion v, const char *client_id, const char *password,
+                MqttPacket *connack)
+{
+  return client_connect_sni (c, v, NULL, client_id, password, connack);
+}
+
 /* A refused CONNECT: the exact CONNACK bytes, then the server closes. */
 static void
-assert_refused (MqttVersion v, const char *client_id, const char *password, guint8 rc)
+assert_refused_sni (MqttVersion v, const char *sni, const char *client_id, const char *password,
+                    guint8 rc)
 {
   Client c;
   const guint8 v5[] = { 0x20, 0x03, 0x00, rc, 0x00 };
   const guint8 v3[] = { 0x20, 0x02, 0x00, rc };
 
-  client_connect (&c, v, client_id, password, NULL);
+  client_connect_sni (&c, v, sni, client_id, password, NULL);
   if (v == MQTT_V5)
     g_assert_cmpmem (c.last.data, c.last.len, v5, sizeof v5);
   else
     g_assert_cmpmem (c.last.data, c.last.len, v3, sizeof v3);
   g_assert_cmpint (client_next (&c, 5000, NULL), ==, -1);
   client_close (&c);
+}
+
+static void
+assert_refused (MqttVersion v, const char *client_id, const char *password, guint8 rc)
+{
+  assert_refused_sni (v, NULL, client_id, password, rc);
 }
 
 static void
@@ -427,6 +504,28 @@ test_routing_by_kid (void)
   client_close (&sa);
   client_close (&sb);
   client_close (&pa);
+}
+
+/* SNI names the broker before the token can: a token of beta on alpha's
+ * hostname is a token of another broker (0x86), never a way into beta. */
+static void
+test_routing_by_sni (void)
+{
+  g_autofree char *ta = token (fx.ka, "01HSNI", "j-sni-a", 0, 0, NULL);
+  g_autofree char *tb = token (fx.kb, "01HSNI", "j-sni-b", 0, 0, NULL);
+  Client c;
+
+  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+    {
+      MqttVersion v = versions[i];
+
+      assert_refused_sni (v, "alpha.ns.localhost", "01HSNI", tb, v == MQTT_V5 ? 0x86 : 0x04);
+      assert_refused_sni (v, "beta.ns.localhost", "01HSNI", ta, v == MQTT_V5 ? 0x86 : 0x04);
+      g_assert_cmpuint (client_connect_sni (&c, v, "beta.ns.localhost", "01HSNI", tb, NULL), ==, 0);
+      client_close (&c);
+      g_assert_cmpuint (client_connect_sni (&c, v, "alpha.ns.localhost", "01HSNI", ta, NULL), ==, 0);
+      client_close (&c);
+    }
 }
 
 /* ---- while connected ---------------------------------------------------- */
@@ -611,6 +710,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/auth/connect/bad-credentials", test_connect_bad_credentials);
   g_test_add_func ("/core/auth/connect/not-authorized", test_connect_not_authorized);
   g_test_add_func ("/core/auth/routing-by-kid", test_routing_by_kid);
+  g_test_add_func ("/core/auth/routing-by-sni", test_routing_by_sni);
   g_test_add_func ("/core/auth/expiry-while-connected", test_expiry_while_connected);
   g_test_add_func ("/core/auth/revocation-while-connected", test_revocation_while_connected);
   g_test_add_func ("/core/auth/acl/publish-v5", test_acl_publish_v5);
