@@ -979,11 +979,19 @@ class Client:
                 raise Fail("PUBREL fixed header 0x%02x, want 0x62" % r.first)
             self.send(pubcomp(self.version, p.pid))
 
-    def disconnect(self, rc=None, props=None):
+    def disconnect(self, rc=None, props=None, timeout=5.0):
+        """Send DISCONNECT and wait (bounded) for the broker to close: once it
+        has, the session is offline, so what a test does next cannot race
+        with the broker still handling this connection."""
         try:
             self.send(disconnect_packet(self.version, rc, props))
             self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                if not self.sock.recv(65536):
+                    break
+        except (OSError, ssl.SSLError, Fail):
             pass
         self.close()
 
