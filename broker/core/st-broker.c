@@ -413,3 +413,36 @@ st_broker_set_revocations (StBroker *broker, const char *const *jtis)
   if (jtis)
     disconnect_revoked (broker, jtis);
 }
+
+void
+st_broker_remove (StBroker *b)
+{
+  g_autoptr (GPtrArray) conns = g_ptr_array_new ();
+  g_autoptr (GPtrArray) sessions = g_ptr_array_new ();
+  g_autoptr (GPtrArray) wake = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer v;
+
+  st_broker_lock (b);
+  b->removed = true;
+  g_hash_table_iter_init (&it, b->sessions);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    g_ptr_array_add (sessions, v);
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      StSession *s = g_ptr_array_index (sessions, i);
+
+      /* Nobody is left in this world to receive a will. */
+      g_clear_pointer (&s->will, st_message_unref);
+      if (s->conn)
+        g_ptr_array_add (conns, st_conn_ref (s->conn));
+      st_broker_end_session_locked (b, s, wake);
+    }
+  st_retain_free (b->retained);
+  b->retained = st_retain_new ();
+  st_broker_unlock (b);
+  st_broker_wake (wake);
+
+  for (guint i = 0; i < conns->len; i++)
+    st_conn_broker_removed (g_ptr_array_index (conns, i));
+}

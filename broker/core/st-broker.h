@@ -35,6 +35,7 @@ struct _StBroker {
   GHashTable     *timed;      /* StSession* set: offline with a deadline */
   StMatchResult   match;      /* scratch for st_subtree_match */
   guint64         n_assigned; /* for assigned client ids */
+  bool            removed;    /* st_engine_remove_broker: CONNECTs are refused */
   GHashTable     *live_jtis;  /* jti -> GPtrArray of StConn* (no refs): connected token clients */
 
   /* Token brokers: keys and revocations, read without any lock (st-auth.h). */
@@ -106,6 +107,10 @@ void      st_broker_wake (GPtrArray *wake);
  * is revoked by now (the caller refuses with 0x87). */
 bool      st_broker_track_jti_locked   (StBroker *b, StConn *conn, const char *jti);
 void      st_broker_untrack_jti_locked (StBroker *b, StConn *conn, const char *jti);
+
+/* The broker was deleted: ends every session (no wills), drops retained
+ * messages and tells connected clients (DISCONNECT 0x8B). */
+void      st_broker_remove (StBroker *b);
 
 /* A fresh client id for a client that sent an empty one. */
 char     *st_broker_assign_client_id_locked (StBroker *b);

@@ -563,6 +563,14 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
   bool present;
   StConn *kicked = NULL;
   st_broker_lock (broker);
+  /* Routed just before the broker was deleted: it is gone now. */
+  if (broker->removed)
+    {
+      st_broker_unlock (broker);
+      g_clear_pointer (&will, st_message_unref);
+      connack_refuse (conn, v, MQTT_RC_SERVER_UNAVAILABLE);
+      return;
+    }
   /* Under the lock, so a revocation cannot slip between check and tracking. */
   if (conn->jti && !st_broker_track_jti_locked (broker, conn, conn->jti))
     {
@@ -958,6 +966,25 @@ void
 st_conn_revoked (StConn *conn)
 {
   st_loop_invoke (conn->loop, revoked_cb, conn);
+}
+
+static void
+broker_removed_cb (void *data)
+{
+  StConn *conn = data;
+
+  if (conn->state == ST_CONN_ACTIVE)
+    {
+      g_info ("client %s: its broker was deleted", conn_name (conn));
+      conn_close (conn, MQTT_RC_SERVER_SHUTTING_DOWN);
+    }
+  st_conn_unref (conn);
+}
+
+void
+st_conn_broker_removed (StConn *conn)
+{
+  st_loop_invoke (conn->loop, broker_removed_cb, conn);
 }
 
 /* ---- inbound packets ---------------------------------------------------- */

@@ -88,5 +88,9 @@ void    st_conn_kick (StConn *conn);
  * own loop. Consumes a reference. */
 void    st_conn_revoked (StConn *conn);
 
+/* Any thread: conn's broker was deleted; DISCONNECT 0x8B and close on its
+ * own loop. Consumes a reference. */
+void    st_conn_broker_removed (StConn *conn);
+
 /* Loop thread: keep alive and CONNECT timeout. */
 void    st_conn_check_timeouts (StConn *conn, gint64 now_ms);

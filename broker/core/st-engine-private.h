@@ -16,6 +16,7 @@ struct _StEngine {
   StLimits    limits;
   pthread_mutex_t lock;       /* brokers, public host, loops array (pthread: see st-broker.h) */
   GPtrArray  *brokers;        /* StBroker*, owned */
+  GPtrArray  *removed;        /* StBroker*, owned: removed, kept until the engine goes */
   StBroker   *default_broker;
   char       *public_host;
   GPtrArray  *loops;          /* StLoopConns* by st_loop_index */

@@ -43,6 +43,7 @@ st_engine_new (const StLimits *limits)
     engine->limits.max_queued_messages = 1;
   pthread_mutex_init (&engine->lock, NULL);
   engine->brokers = g_ptr_array_new_with_free_func ((GDestroyNotify) st_broker_free);
+  engine->removed = g_ptr_array_new_with_free_func ((GDestroyNotify) st_broker_free);
   engine->loops = g_ptr_array_new ();
   engine->public_host = g_strdup ("localhost");
   return engine;
@@ -66,6 +67,7 @@ st_engine_free (StEngine *engine)
     loop_conns_free (g_ptr_array_index (engine->loops, i));
   g_ptr_array_unref (engine->loops);
   g_ptr_array_unref (engine->brokers);
+  g_ptr_array_unref (engine->removed);
   pthread_mutex_destroy (&engine->lock);
   g_free (engine->public_host);
   g_free (engine);
@@ -90,6 +92,29 @@ st_engine_add_broker (StEngine   *engine,
     g_warning ("broker %s.%s starts without its stored state: %s", b->name, b->namespace_name,
                error->message);
   return b;
+}
+
+void
+st_engine_remove_broker (StEngine *engine, StBroker *broker)
+{
+  bool found = false;
+
+  g_return_if_fail (engine != NULL && broker != NULL);
+  pthread_mutex_lock (&engine->lock);
+  for (guint i = 0; i < engine->brokers->len; i++)
+    if (g_ptr_array_index (engine->brokers, i) == broker)
+      {
+        /* Kept, not freed: connections on other loops may hold it. */
+        g_ptr_array_add (engine->removed, g_ptr_array_steal_index (engine->brokers, i));
+        found = true;
+        break;
+      }
+  if (engine->default_broker == broker)
+    engine->default_broker = NULL;
+  pthread_mutex_unlock (&engine->lock);
+  g_return_if_fail (found);
+
+  st_broker_remove (broker);
 }
 
 void

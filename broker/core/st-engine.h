@@ -93,6 +93,13 @@ void      st_broker_set_revocations (StBroker *broker, const char *const *jtis);
  * SNI names no broker (DESIGN "Tenancy and addressing"). */
 StBroker *st_engine_find_broker_by_kid (StEngine *engine, const char *kid);
 
+/* Removes a deleted broker: no new connection reaches it, its connected
+ * clients get DISCONNECT 0x8B (3.1.1: closed), and its sessions end without
+ * wills (their durable state is removed), its retained messages are
+ * dropped. The StBroker stays allocated (empty) until the engine is freed:
+ * connections being closed on other loops may still hold it. */
+void      st_engine_remove_broker (StEngine *engine, StBroker *broker);
+
 /* ---- Called by the network layer, on the transport's loop thread ------ */
 
 StConn *st_engine_accept (StEngine *engine, StTransport *t, const StConnInfo *info);

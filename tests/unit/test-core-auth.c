@@ -578,6 +578,40 @@ test_revocation_while_connected (void)
     }
 }
 
+/* A deleted broker disconnects its clients (0x8B) and no longer routes. */
+static void
+test_broker_removed (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StSigningKey) kg = st_signing_key_generate (&error);
+  StBroker *g = st_engine_add_broker (fx.engine, "0000111122223333444455556666777a", "ns", "gamma",
+                                      ST_AUTH_TOKEN);
+  g_autofree char *t = token (kg, "01HGAMMA", "j-gamma", 0, 0, NULL);
+  g_autofree char *t3 = token (kg, "01HGAMMA3", "j-gamma3", 0, 0, NULL);
+  const char *all[] = { "#", NULL };
+  MqttPacket pkt;
+  Client c5, c3;
+
+  g_assert_no_error (error);
+  st_broker_set_keys (g, &kg, 1);
+  assert_accepted (&c5, MQTT_V5, "01HGAMMA", t);
+  assert_accepted (&c3, MQTT_V311, "01HGAMMA3", t3);
+  client_subscribe (&c5, all, &pkt);
+
+  st_engine_remove_broker (fx.engine, g);
+  g_assert_cmpint (client_next (&c5, 2000, &pkt), ==, MQTT_DISCONNECT);
+  g_assert_cmphex (pkt.disconnect.reason_code, ==, 0x8B);
+  g_assert_cmpint (client_next (&c5, 2000, NULL), ==, -1);
+  g_assert_cmpint (client_next (&c3, 2000, NULL), ==, -1);
+  client_close (&c5);
+  client_close (&c3);
+
+  /* its key routes nowhere now: the default broker does not know it */
+  g_assert_null (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (kg)));
+  assert_refused (MQTT_V5, "01HGAMMA", t, 0x86);
+  assert_refused (MQTT_V311, "01HGAMMA", t, 0x04);
+}
+
 /* ---- topicAcl ----------------------------------------------------------- */
 
 static void
@@ -713,6 +747,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/auth/routing-by-sni", test_routing_by_sni);
   g_test_add_func ("/core/auth/expiry-while-connected", test_expiry_while_connected);
   g_test_add_func ("/core/auth/revocation-while-connected", test_revocation_while_connected);
+  g_test_add_func ("/core/auth/broker-removed", test_broker_removed);
   g_test_add_func ("/core/auth/acl/publish-v5", test_acl_publish_v5);
   g_test_add_func ("/core/auth/acl/publish-v311", test_acl_publish_v311);
   g_test_add_func ("/core/auth/acl/subscribe", test_acl_subscribe);
