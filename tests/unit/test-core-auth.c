@@ -686,6 +686,68 @@ test_acl_subscribe (void)
     }
 }
 
+/* Readers take snapshots without locks while a writer replaces them: run
+ * under ThreadSanitizer or ASan, this is where a snapshot freed under a
+ * reader would show. Every reader must see a consistent snapshot: the key
+ * it looks up is in every one of them. */
+typedef struct {
+  StAuthState *state;
+  const char  *kid;
+  gint         stop;
+  guint        seen;
+} Readers;
+
+static gpointer
+reader_thread (gpointer data)
+{
+  Readers *r = data;
+  guint n = 0;
+
+  /* At least once: a reader that starts late still sees the last write. */
+  do
+    {
+      g_autoptr (StAuthSnapshot) s = st_auth_snapshot_get (r->state);
+
+      g_assert_nonnull (g_hash_table_lookup (s->keys, r->kid));
+      n += g_hash_table_size (s->revoked) > 0;
+    }
+  while (!g_atomic_int_get (&r->stop));
+  g_atomic_int_add (&r->seen, n);
+  return NULL;
+}
+
+static void
+test_snapshot_readers (void)
+{
+  StAuthState state;
+  Readers r = { .state = &state, .kid = st_signing_key_get_kid (fx.ka) };
+  StSigningKey *both[] = { fx.ka, fx.kb };
+  GThread *t[2];
+
+  st_auth_state_init (&state);
+  st_auth_set_keys (&state, &fx.ka, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (t); i++)
+    t[i] = g_thread_new ("reader", reader_thread, &r);
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autofree char *jti = g_strdup_printf ("j-%u", i % 50);
+      const char *jtis[] = { jti, NULL };
+
+      st_auth_set_keys (&state, both, 1 + i % 2);
+      st_auth_revoke (&state, jtis, i % 3 ? ST_AUTH_REVOKE : ST_AUTH_UNREVOKE);
+    }
+  g_atomic_int_set (&r.stop, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (t); i++)
+    g_thread_join (t[i]);
+  g_assert_cmpuint (r.seen, >, 0);
+
+  /* and the last write is what a reader sees now */
+  g_autoptr (StAuthSnapshot) last = st_auth_snapshot_get (&state);
+  g_assert_cmpuint (g_hash_table_size (last->keys), ==, 1 + 1999 % 2);
+  g_assert_true (g_hash_table_contains (last->revoked, "j-49"));  /* 1999 % 3 != 0: revoked */
+  st_auth_state_clear (&state);
+}
+
 /* ---- filter containment ------------------------------------------------- */
 
 static void
@@ -738,6 +800,7 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/core/auth/filter-covered", test_filter_covered);
+  g_test_add_func ("/core/auth/snapshot-readers", test_snapshot_readers);
   g_test_add_func ("/core/auth/connect/accepted", test_connect_accepted);
   g_test_add_func ("/core/auth/connect/empty-client-id", test_connect_empty_client_id);
   g_test_add_func ("/core/auth/connect/client-id-not-sub", test_connect_client_id_not_sub);
