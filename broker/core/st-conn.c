@@ -501,6 +501,15 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
       connack_refuse (conn, v, auth);
       return;
     }
+  /* A will is a PUBLISH made on the client's behalf later: without this a
+   * will topic would be a way around topicAcl. */
+  if (c->will_flag && !acl_allows (conn, c->will_topic, false))
+    {
+      g_info ("%s: topicAcl does not allow the will topic %.*s", conn->info.peer_str,
+              (int) c->will_topic.len, (const char *) c->will_topic.data);
+      connack_refuse (conn, v, MQTT_RC_NOT_AUTHORIZED);
+      return;
+    }
   if (!st_engine_count_connection (conn->engine))
     {
       connack_refuse (conn, v, MQTT_RC_QUOTA_EXCEEDED);

@@ -269,6 +269,8 @@ client_next (Client *c, int timeout_ms, MqttPacket *pkt)
     }
 }
 
+static const char *will_topic;   /* set by a test for its next CONNECT */
+
 static void
 send_connect (Client *c, const char *client_id, const char *password)
 {
@@ -283,6 +285,9 @@ send_connect (Client *c, const char *client_id, const char *password)
     .username = MQTT_BYTES_STR ("ignored"),
     .has_password = password != NULL,
     .password = password ? MQTT_BYTES_STR (password) : (MqttBytes) { 0 },
+    .will_flag = will_topic != NULL,
+    .will_topic = will_topic ? MQTT_BYTES_STR (will_topic) : (MqttBytes) { 0 },
+    .will_payload = MQTT_BYTES_STR ("gone"),
   };
 
   mqtt_encode_connect (&out, &p);
@@ -662,6 +667,25 @@ test_acl_publish_v311 (void)
     }
 }
 
+/* A will is published for the client later: its topic is checked at
+ * CONNECT like a PUBLISH would be. */
+static void
+test_acl_will (void)
+{
+  g_autofree char *t = token (fx.ka, "01HWILL", "j-will", 0, 0, "allowed/#");
+  Client c;
+
+  will_topic = "denied/will";
+  assert_refused (MQTT_V5, "01HWILL", t, 0x87);
+  assert_refused (MQTT_V311, "01HWILL", t, 0x05);
+  will_topic = "allowed/will";
+  assert_accepted (&c, MQTT_V5, "01HWILL", t);
+  client_close (&c);
+  assert_accepted (&c, MQTT_V311, "01HWILL", t);
+  client_close (&c);
+  will_topic = NULL;
+}
+
 static void
 test_acl_subscribe (void)
 {
@@ -814,6 +838,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/auth/acl/publish-v5", test_acl_publish_v5);
   g_test_add_func ("/core/auth/acl/publish-v311", test_acl_publish_v311);
   g_test_add_func ("/core/auth/acl/subscribe", test_acl_subscribe);
+  g_test_add_func ("/core/auth/acl/will", test_acl_will);
   fixture_start ();
   rc = g_test_run ();
   fixture_stop ();
