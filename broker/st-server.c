@@ -17,7 +17,7 @@ struct _StServer
   StMqttStore   *mqtt_store;
   StNet         *net;
   StStore       *store;        /* control plane: account, tokens, namespaces, brokers */
-  StApiServer   *api;          /* the control thread, while running */
+  StApiServer   *api;          /* keeps engine brokers in step with the store; the control thread */
   gboolean       running;
 };
 
@@ -161,14 +161,12 @@ st_server_new (const StServerConfig *config, GError **error)
 
   /* Every stored broker is an MQTT world from the start, before any
    * listener opens. */
-  g_autoptr(GPtrArray) brokers = st_store_broker_list (server->store, NULL, error);
-  if (brokers == NULL)
+  server->api = st_api_server_new (server->store, server->engine, server->config.public_host);
+  if (!st_api_server_load_brokers (server->api, error))
     {
       st_server_free (server);
       return NULL;
     }
-  for (guint i = 0; i < brokers->len; i++)
-    st_api_add_engine_broker (server->engine, g_ptr_array_index (brokers, i));
 
   if (server->config.dev)
     {
@@ -213,11 +211,8 @@ st_server_start (StServer *server, GError **error)
       /* Endpoints name the port clients really reach, 8883 unless the
        * TLS listener is elsewhere. */
       st_net_get_address (server->net, ST_LISTENER_MQTTS, &mqtts_host, &mqtts_port);
-      server->api = st_api_server_new (server->store, server->engine, server->config.public_host,
-                                       mqtts_port);
-      if (!st_api_server_start (server->api, server->config.api_listen, error))
+      if (!st_api_server_start (server->api, server->config.api_listen, mqtts_port, error))
         {
-          g_clear_pointer (&server->api, st_api_server_free);
           st_net_stop (server->net);
           g_clear_pointer (&server->net, st_net_free);
           return FALSE;
@@ -234,7 +229,7 @@ st_server_start (StServer *server, GError **error)
         g_message ("listening for %s on %s%s%s:%u", st_listener_kind_name (i),
                    strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "", port);
     }
-  if (server->api)
+  if (server->config.api_listen)
     {
       g_autofree char *host = NULL;
       guint16 port;
@@ -289,6 +284,7 @@ st_server_get_ready_json (StServer *server)
       g_autofree char *host = NULL;
       guint16 port;
 
+      /* FALSE when the API is off or stopped. */
       if (st_api_server_get_address (server->api, &host, &port))
         {
           g_string_append_printf (s, "%s\"api\": {\"host\": ", first ? "" : ", ");
@@ -335,7 +331,7 @@ st_server_stop (StServer *server)
     return;
   /* The control thread first: no API request may change brokers while
    * the network goes down. */
-  g_clear_pointer (&server->api, st_api_server_free);
+  st_api_server_stop (server->api);
   st_net_stop (server->net);
   /* Every client has been detached: what they were acknowledged is in the
    * store's queue, and goes to disk before the process may exit. Before
@@ -356,6 +352,7 @@ st_server_free (StServer *server)
   if (server->engine)
     st_engine_set_store (server->engine, NULL);
   g_clear_pointer (&server->mqtt_store, st_mqtt_store_close);
+  g_clear_pointer (&server->api, st_api_server_free);
   g_clear_pointer (&server->store, st_store_free);
   g_clear_pointer (&server->engine, st_engine_free);
   st_server_config_clear (&server->config);

@@ -40,6 +40,10 @@ struct _StApiServer
   char         *public_host;
   guint16       mqtts_port;
 
+  /* Store broker id → the engine's StBroker.  Filled before the control
+   * thread starts, then touched by the control thread alone. */
+  GHashTable   *engine_brokers;
+
   GMainContext *context;       /* the control thread's */
   GMainLoop    *loop;
   GThread      *thread;
@@ -91,6 +95,10 @@ gboolean    api_check_name     (ApiRequest  *req,
                                 const char  *name);
 
 JsonNode   *api_time_node      (gint64       usec);
+
+/* Keeping the engine in step with the store */
+void api_engine_add_broker    (StApiServer *server, const StStoreBroker *broker);
+void api_engine_remove_broker (StApiServer *server, const char *broker_id);
 
 /* Routes */
 void api_user_tokens_verify (ApiRequest *req);

@@ -195,7 +195,7 @@ api_brokers_create (ApiRequest *req)
       broker_error (req, error);
       return;
     }
-  st_api_add_engine_broker (req->server->engine, broker);
+  api_engine_add_broker (req->server, broker);
   g_message ("broker %s.%s created (authType %s)", broker->name, broker->namespace_name,
              st_store_auth_type_to_string (broker->auth_type));
   api_reply (req, SOUP_STATUS_OK, broker_node (req->server, broker));
@@ -250,16 +250,21 @@ void
 api_broker_delete (ApiRequest *req)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(StStoreBroker) broker = NULL;
 
   if (!namespace_exists (req))
     return;
-  /* The engine keeps the deleted broker's MQTT world until restart: it has
-   * no way yet to remove one and disconnect its clients (issue 3). */
-  if (!st_store_broker_delete (req->server->store, req->ns, req->broker, &error))
+  /* The id first: the engine knows brokers by it. */
+  broker = st_store_broker_get (req->server->store, req->ns, req->broker, &error);
+  if (broker == NULL ||
+      !st_store_broker_delete (req->server->store, req->ns, req->broker, &error))
     {
       broker_error (req, error);
       return;
     }
+  /* After the store: a client disconnected now cannot reconnect to a
+   * broker that is still stored. */
+  api_engine_remove_broker (req->server, broker->id);
   g_message ("broker %s.%s deleted", req->broker, req->ns);
   api_reply (req, SOUP_STATUS_OK, NULL);
 }

@@ -86,12 +86,19 @@ void
 api_namespace_delete (ApiRequest *req)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) brokers = NULL;
 
-  if (!st_store_namespace_delete (req->server->store, req->ns, &error))
+  /* The store deletes the namespace's brokers with it; the engine must
+   * drop them too, so list them first. */
+  brokers = st_store_broker_list (req->server->store, req->ns, &error);
+  if (brokers == NULL ||
+      !st_store_namespace_delete (req->server->store, req->ns, &error))
     {
       api_error_from_store (req, error, API_ERROR_NAMESPACE_NOT_FOUND, API_ERROR_NAMESPACE_EXISTS);
       return;
     }
+  for (guint i = 0; i < brokers->len; i++)
+    api_engine_remove_broker (req->server, ((StStoreBroker *) g_ptr_array_index (brokers, i))->id);
   g_message ("namespace %s deleted", req->ns);
   api_reply (req, SOUP_STATUS_OK, NULL);
 }

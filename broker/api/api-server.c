@@ -6,20 +6,44 @@
 
 #define API_BASE "/client/v4"
 
-StBroker *
-st_api_add_engine_broker (StEngine *engine, const StStoreBroker *broker)
+void
+api_engine_add_broker (StApiServer *server, const StStoreBroker *broker)
 {
-  g_return_val_if_fail (engine != NULL && broker != NULL, NULL);
+  StBroker *b = st_engine_add_broker (server->engine, broker->id, broker->namespace_name, broker->name,
+                                      broker->auth_type == ST_STORE_AUTH_NONE ? ST_AUTH_NONE : ST_AUTH_TOKEN);
 
-  return st_engine_add_broker (engine, broker->id, broker->namespace_name, broker->name,
-                               broker->auth_type == ST_STORE_AUTH_NONE ? ST_AUTH_NONE : ST_AUTH_TOKEN);
+  g_hash_table_replace (server->engine_brokers, g_strdup (broker->id), b);
+}
+
+void
+api_engine_remove_broker (StApiServer *server, const char *broker_id)
+{
+  StBroker *b = g_hash_table_lookup (server->engine_brokers, broker_id);
+
+  if (b == NULL)
+    return;
+  g_hash_table_remove (server->engine_brokers, broker_id);
+  st_engine_remove_broker (server->engine, b);
+}
+
+gboolean
+st_api_server_load_brokers (StApiServer *self, GError **error)
+{
+  g_autoptr(GPtrArray) brokers = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  if ((brokers = st_store_broker_list (self->store, NULL, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i < brokers->len; i++)
+    api_engine_add_broker (self, g_ptr_array_index (brokers, i));
+  return TRUE;
 }
 
 StApiServer *
 st_api_server_new (StStore    *store,
                    StEngine   *engine,
-                   const char *public_host,
-                   guint16     mqtts_port)
+                   const char *public_host)
 {
   StApiServer *self;
 
@@ -29,7 +53,7 @@ st_api_server_new (StStore    *store,
   self->store = store;
   self->engine = engine;
   self->public_host = g_strdup (public_host ? public_host : "localhost");
-  self->mqtts_port = mqtts_port;
+  self->engine_brokers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
   return self;
@@ -280,7 +304,7 @@ bad:
 }
 
 gboolean
-st_api_server_start (StApiServer *self, const char *listen, GError **error)
+st_api_server_start (StApiServer *self, const char *listen, guint16 mqtts_port, GError **error)
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) local = NULL;
@@ -291,6 +315,7 @@ st_api_server_start (StApiServer *self, const char *listen, GError **error)
 
   if ((address = parse_listen (listen, error)) == NULL)
     return FALSE;
+  self->mqtts_port = mqtts_port;
 
   /* libsoup attaches its listening and connection sources to the
    * thread-default context of the moment: make it the control thread's
@@ -343,10 +368,10 @@ quit_loop (gpointer data)
 }
 
 void
-st_api_server_free (StApiServer *self)
+st_api_server_stop (StApiServer *self)
 {
-  if (self == NULL)
-    return;
+  g_return_if_fail (self != NULL);
+
   if (self->thread)
     {
       /* A source rather than g_main_context_invoke: invoke would run
@@ -357,11 +382,21 @@ st_api_server_free (StApiServer *self)
       g_source_attach (idle, self->context);
       g_source_unref (idle);
       g_thread_join (self->thread);
+      self->thread = NULL;
     }
   g_clear_object (&self->soup);
+  g_clear_pointer (&self->host, g_free);
+}
+
+void
+st_api_server_free (StApiServer *self)
+{
+  if (self == NULL)
+    return;
+  st_api_server_stop (self);
+  g_hash_table_unref (self->engine_brokers);
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_free (self->public_host);
-  g_free (self->host);
   g_free (self);
 }

@@ -4,8 +4,9 @@
  * the caller's main loop or the MQTT I/O threads.
  *
  * The API server borrows the store and the engine: both must outlive it.
- * Brokers created through the API are added to the engine as they are
- * created.
+ * It keeps the engine's brokers in step with the store: brokers created
+ * through the API become MQTT worlds at once, and deleting a broker or a
+ * namespace removes them from the engine, disconnecting their clients.
  */
 #pragma once
 
@@ -18,30 +19,35 @@ G_BEGIN_DECLS
 
 typedef struct _StApiServer StApiServer;
 
-/* public_host: brokers' endpoints are mqtts://<broker>.<ns>.<public_host>:<mqtts_port>. */
+/* public_host: brokers' endpoints are mqtts://<broker>.<ns>.<public_host>:<port>. */
 StApiServer *st_api_server_new  (StStore    *store,
                                  StEngine   *engine,
-                                 const char *public_host,
-                                 guint16     mqtts_port);
+                                 const char *public_host);
+
+/* Makes every stored broker an MQTT world of the engine.  Call once,
+ * before connections arrive (and before start). */
+gboolean     st_api_server_load_brokers (StApiServer *self,
+                                         GError     **error);
 
 /* Binds listen ("ADDR:PORT", "[IPV6]:PORT"; port 0 picks one) and starts
- * the control thread.  Errors name the address. */
+ * the control thread.  mqtts_port goes into brokers' endpoints.  Errors
+ * name the address. */
 gboolean     st_api_server_start (StApiServer *self,
                                   const char  *listen,
+                                  guint16      mqtts_port,
                                   GError     **error);
+
+/* Stops the control thread (requests in progress finish first) and closes
+ * the listener; start may be called again. */
+void         st_api_server_stop (StApiServer *self);
 
 /* The bound address, once started. */
 gboolean     st_api_server_get_address (StApiServer *self,
                                         char       **host,
                                         guint16     *port);
 
-/* Stops the control thread (requests in progress finish first) and frees. */
+/* Stops (st_api_server_stop) and frees. */
 void         st_api_server_free (StApiServer *self);
-
-/* Makes a store broker an MQTT world of the engine: at start for the
- * brokers already stored, and after each create. */
-StBroker    *st_api_add_engine_broker (StEngine            *engine,
-                                       const StStoreBroker *broker);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StApiServer, st_api_server_free)
 

@@ -560,9 +560,9 @@ accept_any (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags er
 }
 
 /* Connects over TLS with SNI host, sends an MQTT 5 CONNECT, returns the
- * CONNACK reason code. */
+ * CONNACK reason code; *out keeps the connection open. */
 static int
-mqtt_connect_sni (guint16 port, const char *host)
+mqtt_open_sni (guint16 port, const char *host, GIOStream **out)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) tcp = NULL;
@@ -573,7 +573,7 @@ mqtt_connect_sni (guint16 port, const char *host)
     0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0,
     0, 8, 'a', 'p', 'i', '-', 't', 'e', 's', 't',
   };
-  guint8 connack[5];
+  guint8 connack[130];
   gsize n;
 
   g_socket_client_set_timeout (client, 10);
@@ -586,11 +586,41 @@ mqtt_connect_sni (guint16 port, const char *host)
   g_assert_no_error (error);
   g_output_stream_write_all (g_io_stream_get_output_stream (tls), connect, sizeof connect, &n, NULL, &error);
   g_assert_no_error (error);
-  g_input_stream_read_all (g_io_stream_get_input_stream (tls), connack, 4, &n, NULL, &error);
+  /* The whole CONNACK, properties too, so the next read starts at the
+   * next packet.  Ours are short: a one-byte remaining length. */
+  g_input_stream_read_all (g_io_stream_get_input_stream (tls), connack, 2, &n, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (n, ==, 4);
+  g_assert_cmpuint (n, ==, 2);
   g_assert_cmphex (connack[0], ==, 0x20);
+  g_assert_cmpuint (connack[1], >=, 2);
+  g_assert_cmpuint (connack[1], <, 128);
+  g_input_stream_read_all (g_io_stream_get_input_stream (tls), connack + 2, connack[1], &n, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, connack[1]);
+  if (out)
+    *out = g_steal_pointer (&tls);
   return connack[3];
+}
+
+static int
+mqtt_connect_sni (guint16 port, const char *host)
+{
+  return mqtt_open_sni (port, host, NULL);
+}
+
+/* The next packet must be DISCONNECT with this reason, then the end. */
+static void
+expect_disconnect (GIOStream *stream, guint8 reason)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 buf[8];
+  gsize n;
+
+  g_input_stream_read_all (g_io_stream_get_input_stream (stream), buf, 3, &n, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmphex (buf[0], ==, 0xE0);
+  g_assert_cmphex (buf[2], ==, reason);
 }
 
 static void
@@ -612,6 +642,37 @@ test_mqtt (Fixture *f, gconstpointer data)
   g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "closed.shop.localhost"), !=, 0);
 }
 
+static void
+test_mqtt_delete (Fixture *f, gconstpointer data)
+{
+  g_autofree char *brokers = ns_path (f, "/shop/brokers");
+  g_autofree char *one = ns_path (f, "/shop/brokers/one");
+  g_autofree char *shop = ns_path (f, "/shop");
+  g_autoptr(GIOStream) c1 = NULL;
+  g_autoptr(GIOStream) c2 = NULL;
+  g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"shop\"}", 200);
+  g_autoptr(JsonObject) b1 = call (f, "POST", brokers, "{\"name\": \"one\", \"authType\": \"NONE\"}", 200);
+  g_autoptr(JsonObject) b2 = call (f, "POST", brokers, "{\"name\": \"two\", \"authType\": \"NONE\"}", 200);
+
+  g_assert_cmpint (mqtt_open_sni (f->mqtts_port, "one.shop.localhost", &c1), ==, 0);
+  g_assert_cmpint (mqtt_open_sni (f->mqtts_port, "two.shop.localhost", &c2), ==, 0);
+
+  /* Deleting a broker disconnects its clients (0x8B) and no one reaches it. */
+  g_autoptr(JsonObject) d1 = call (f, "DELETE", one, NULL, 200);
+  expect_disconnect (c1, 0x8B);
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "one.shop.localhost"), !=, 0);
+
+  /* Deleting a namespace does the same for every broker in it. */
+  g_autoptr(JsonObject) d2 = call (f, "DELETE", shop, NULL, 200);
+  expect_disconnect (c2, 0x8B);
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "two.shop.localhost"), !=, 0);
+
+  /* A broker made again under the same name is a new, reachable world. */
+  g_autoptr(JsonObject) ns2 = call (f, "POST", f->ns_path, "{\"name\": \"shop\"}", 200);
+  g_autoptr(JsonObject) b3 = call (f, "POST", brokers, "{\"name\": \"one\", \"authType\": \"NONE\"}", 200);
+  g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "one.shop.localhost"), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -628,6 +689,7 @@ main (int argc, char **argv)
   ADD ("/api/namespaces", test_namespaces);
   ADD ("/api/brokers", test_brokers);
   ADD ("/api/mqtt-sni", test_mqtt);
+  ADD ("/api/mqtt-delete", test_mqtt_delete);
 #undef ADD
   return g_test_run ();
 }
