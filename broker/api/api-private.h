@@ -99,6 +99,10 @@ JsonNode   *api_time_node      (gint64       usec);
 /* Keeping the engine in step with the store */
 void api_engine_add_broker    (StApiServer *server, const StStoreBroker *broker);
 void api_engine_remove_broker (StApiServer *server, const char *broker_id);
+/* Gives a broker a signing key if it has none, then hands the engine its
+ * keys and revocations from the store. */
+gboolean api_engine_sync_auth (StApiServer *server, StBroker *b,
+                               const StStoreBroker *broker, GError **error);
 
 /* Routes */
 void api_user_tokens_verify (ApiRequest *req);
@@ -112,5 +116,10 @@ void api_brokers_create     (ApiRequest *req);
 void api_broker_get         (ApiRequest *req);
 void api_broker_update      (ApiRequest *req);
 void api_broker_delete      (ApiRequest *req);
+void api_credentials        (ApiRequest *req);
+void api_publickeys         (ApiRequest *req);
+void api_revocations_list   (ApiRequest *req);
+void api_revocations_add    (ApiRequest *req);
+void api_revocations_remove (ApiRequest *req);
 
 G_END_DECLS

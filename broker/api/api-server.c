@@ -9,10 +9,16 @@
 void
 api_engine_add_broker (StApiServer *server, const StStoreBroker *broker)
 {
+  g_autoptr(GError) error = NULL;
   StBroker *b = st_engine_add_broker (server->engine, broker->id, broker->namespace_name, broker->name,
                                       broker->auth_type == ST_STORE_AUTH_NONE ? ST_AUTH_NONE : ST_AUTH_TOKEN);
 
   g_hash_table_replace (server->engine_brokers, g_strdup (broker->id), b);
+  /* Without its keys a token broker refuses every client: loud, but the
+   * broker still exists and the next change may succeed. */
+  if (!api_engine_sync_auth (server, b, broker, &error))
+    g_warning ("broker %s.%s has no usable signing keys: %s", broker->name, broker->namespace_name,
+               error->message);
 }
 
 void
@@ -184,6 +190,10 @@ route (ApiRequest *req, const char *path)
   static const ApiMethods brokers = { .get = api_brokers_list, .post = api_brokers_create };
   static const ApiMethods one_broker = { .get = api_broker_get, .patch = api_broker_update,
                                          .delete = api_broker_delete };
+  static const ApiMethods credentials = { .get = api_credentials };
+  static const ApiMethods publickeys = { .get = api_publickeys };
+  static const ApiMethods revocations = { .get = api_revocations_list, .post = api_revocations_add,
+                                          .delete = api_revocations_remove };
   g_auto(GStrv) seg = NULL;
   guint n;
 
@@ -210,7 +220,7 @@ route (ApiRequest *req, const char *path)
       return;
     }
   if (n >= 4 && strcmp (seg[0], "accounts") == 0 && strcmp (seg[2], "pubsub") == 0 &&
-      strcmp (seg[3], "namespaces") == 0 && n <= 7 && (n < 6 || strcmp (seg[5], "brokers") == 0))
+      strcmp (seg[3], "namespaces") == 0 && n <= 8 && (n < 6 || strcmp (seg[5], "brokers") == 0))
     {
       /* Cloudflare answers an id that is not the caller's account with
        * 7003 "could not route"; so do we, with 404: the account does not
@@ -229,6 +239,23 @@ route (ApiRequest *req, const char *path)
         case 5: dispatch (req, &one_namespace); return;
         case 6: dispatch (req, &brokers); return;
         case 7: dispatch (req, &one_broker); return;
+        case 8:
+          if (strcmp (seg[7], "credentials") == 0)
+            {
+              dispatch (req, &credentials);
+              return;
+            }
+          if (strcmp (seg[7], "publickeys") == 0)
+            {
+              dispatch (req, &publickeys);
+              return;
+            }
+          if (strcmp (seg[7], "revocations") == 0)
+            {
+              dispatch (req, &revocations);
+              return;
+            }
+          break;
         default: break;
         }
     }

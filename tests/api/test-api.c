@@ -6,6 +6,8 @@
 #include <libsoup/soup.h>
 #include <sys/stat.h>
 
+#include "auth/st-jwt.h"
+#include "auth/st-signing-key.h"
 #include "st-server.h"
 #include "store/st-store.h"
 
@@ -559,20 +561,59 @@ accept_any (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags er
   return TRUE;
 }
 
+static void
+put_string (GByteArray *a, const char *s)
+{
+  guint8 len[2] = { strlen (s) >> 8, strlen (s) & 0xff };
+
+  g_byte_array_append (a, len, 2);
+  g_byte_array_append (a, (const guint8 *) s, strlen (s));
+}
+
+/* MQTT 5 CONNECT, clean start, with a password when given. */
+static GByteArray *
+connect_packet (const char *client_id, const char *password)
+{
+  g_autoptr(GByteArray) body = g_byte_array_new ();
+  GByteArray *packet = g_byte_array_new ();
+  static const guint8 head[] = { 0, 4, 'M', 'Q', 'T', 'T', 5 };
+  guint8 flags = 0x02 | (password ? 0x40 : 0);
+  guint8 rest[] = { flags, 0, 60, 0 };   /* flags, keep alive, no properties */
+  guint8 type = 0x10;
+  gsize len;
+
+  g_byte_array_append (body, head, sizeof head);
+  g_byte_array_append (body, rest, sizeof rest);
+  put_string (body, client_id);
+  if (password)
+    put_string (body, password);
+  g_byte_array_append (packet, &type, 1);
+  for (len = body->len; ; )
+    {
+      guint8 b = len & 0x7f;
+      len >>= 7;
+      if (len)
+        b |= 0x80;
+      g_byte_array_append (packet, &b, 1);
+      if (!len)
+        break;
+    }
+  g_byte_array_append (packet, body->data, body->len);
+  return packet;
+}
+
 /* Connects over TLS with SNI host, sends an MQTT 5 CONNECT, returns the
  * CONNACK reason code; *out keeps the connection open. */
 static int
-mqtt_open_sni (guint16 port, const char *host, GIOStream **out)
+mqtt_open_sni_auth (guint16 port, const char *host, const char *client_id, const char *password,
+                    GIOStream **out)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) tcp = NULL;
   g_autoptr(GIOStream) tls = NULL;
   g_autoptr(GSocketConnectable) identity = g_network_address_new (host, port);
   g_autoptr(GError) error = NULL;
-  static const guint8 connect[] = {
-    0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0,
-    0, 8, 'a', 'p', 'i', '-', 't', 'e', 's', 't',
-  };
+  g_autoptr(GByteArray) connect = connect_packet (client_id, password);
   guint8 connack[130];
   gsize n;
 
@@ -584,7 +625,7 @@ mqtt_open_sni (guint16 port, const char *host, GIOStream **out)
   g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any), NULL);
   g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error);
   g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (tls), connect, sizeof connect, &n, NULL, &error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (tls), connect->data, connect->len, &n, NULL, &error);
   g_assert_no_error (error);
   /* The whole CONNACK, properties too, so the next read starts at the
    * next packet.  Ours are short: a one-byte remaining length. */
@@ -600,6 +641,12 @@ mqtt_open_sni (guint16 port, const char *host, GIOStream **out)
   if (out)
     *out = g_steal_pointer (&tls);
   return connack[3];
+}
+
+static int
+mqtt_open_sni (guint16 port, const char *host, GIOStream **out)
+{
+  return mqtt_open_sni_auth (port, host, "api-test", NULL, out);
 }
 
 static int
@@ -673,6 +720,176 @@ test_mqtt_delete (Fixture *f, gconstpointer data)
   g_assert_cmpint (mqtt_connect_sni (f->mqtts_port, "one.shop.localhost"), ==, 0);
 }
 
+/* ---- Credentials, public keys, revocations ----------------------------- */
+
+static JsonObject *
+claims_of (const char *token)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(StJwt) jwt = st_jwt_parse (token, -1, &error);
+
+  g_assert_no_error (error);
+  return json_object_ref (st_jwt_get_unverified_claims (jwt));
+}
+
+static gint64
+lifetime_of (const char *token)
+{
+  g_autoptr(JsonObject) c = claims_of (token);
+
+  return json_object_get_int_member (c, "exp") - json_object_get_int_member (c, "iat");
+}
+
+/* The only member's value of a credentials result; *client_id its name. */
+static const char *
+only_token (JsonObject *env, const char **client_id)
+{
+  JsonObject *r = result_object (env);
+  g_autoptr(GList) names = json_object_get_members (r);
+
+  g_assert_cmpuint (g_list_length (names), ==, 1);
+  if (client_id)
+    *client_id = names->data;
+  return json_object_get_string_member (r, names->data);
+}
+
+static void
+test_credentials (Fixture *f, gconstpointer data)
+{
+  g_autofree char *brokers = ns_path (f, "/cred/brokers");
+  g_autofree char *creds = ns_path (f, "/cred/brokers/tok/credentials");
+  g_autofree char *keys_path = ns_path (f, "/cred/brokers/tok/publickeys");
+  g_autofree char *none_creds = ns_path (f, "/cred/brokers/anon/credentials");
+  g_autofree char *missing_b = ns_path (f, "/cred/brokers/nobody/credentials");
+  g_autofree char *missing_ns = ns_path (f, "/nowhere/brokers/tok/credentials");
+  g_autoptr(GError) error = NULL;
+  const char *token, *client_id;
+  JsonObject *jwk, *r;
+
+  g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"cred\"}", 200);
+  g_autoptr(JsonObject) b = call (f, "POST", brokers, "{\"name\": \"tok\", \"expiration\": 3600}", 200);
+  g_autoptr(JsonObject) nb = call (f, "POST", brokers, "{\"name\": \"anon\", \"authType\": \"NONE\"}", 200);
+
+  /* One Ed25519 key, public half only, kid = RFC 7638 thumbprint. */
+  g_autoptr(JsonObject) keys = call (f, "GET", keys_path, NULL, 200);
+  JsonArray *list = json_object_get_array_member (result_object (keys), "keys");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  jwk = json_array_get_object_element (list, 0);
+  g_assert_cmpstr (json_object_get_string_member (jwk, "kty"), ==, "OKP");
+  g_assert_cmpstr (json_object_get_string_member (jwk, "crv"), ==, "Ed25519");
+  g_assert_false (json_object_has_member (jwk, "d"));
+  g_autoptr(StSigningKey) pub = st_signing_key_new_from_jwk (jwk, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (jwk, "kid"), ==, st_signing_key_get_kid (pub));
+
+  /* Default: one credential for a fresh ULID client id, signed by that key,
+   * expiring with the broker's expiration. */
+  g_autoptr(JsonObject) one = call (f, "GET", creds, NULL, 200);
+  token = only_token (one, &client_id);
+  g_assert_cmpuint (strlen (client_id), ==, 26);
+  g_autoptr(StJwt) jwt = st_jwt_parse (token, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (st_jwt_get_kid (jwt), ==, st_signing_key_get_kid (pub));
+  g_assert_true (st_jwt_verify (jwt, pub, g_get_real_time () / G_USEC_PER_SEC, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (st_jwt_get_claims (jwt)->sub, ==, client_id);
+  g_assert_cmpint (lifetime_of (token), ==, 3600);
+
+  g_autofree char *three_path = g_strconcat (creds, "?number=3&type=TOKEN", NULL);
+  g_autoptr(JsonObject) three = call (f, "GET", three_path, NULL, 200);
+  g_assert_cmpuint (json_object_get_size (result_object (three)), ==, 3);
+
+  g_autofree char *named_path = g_strconcat (creds, "?clientid=alpha&clientid=beta&number=5", NULL);
+  g_autoptr(JsonObject) named = call (f, "GET", named_path, NULL, 200);
+  r = result_object (named);
+  g_assert_cmpuint (json_object_get_size (r), ==, 2);
+  g_assert_true (json_object_has_member (r, "alpha"));
+  g_assert_true (json_object_has_member (r, "beta"));
+
+  /* The shorter expiration wins. */
+  g_autofree char *short_path = g_strconcat (creds, "?expiration=60", NULL);
+  g_autoptr(JsonObject) shorter = call (f, "GET", short_path, NULL, 200);
+  g_assert_cmpint (lifetime_of (only_token (shorter, NULL)), ==, 60);
+  g_autofree char *long_path = g_strconcat (creds, "?expiration=7200", NULL);
+  g_autoptr(JsonObject) longer = call (f, "GET", long_path, NULL, 200);
+  g_assert_cmpint (lifetime_of (only_token (longer, NULL)), ==, 3600);
+
+  g_autofree char *acl_path = g_strconcat (creds, "?topicAcl=sensors%2F%23", NULL);
+  g_autoptr(JsonObject) acl = call (f, "GET", acl_path, NULL, 200);
+  g_autoptr(JsonObject) acl_claims = claims_of (only_token (acl, NULL));
+  g_assert_cmpstr (json_object_get_string_member (acl_claims, "topicAcl"), ==, "sensors/#");
+
+  /* Errors */
+  static const char *const bad[] = { "?number=0", "?number=101", "?number=two", "?expiration=1h",
+                                     "?expiration=0", "?type=BASIC", "?clientid=" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *path = g_strconcat (creds, bad[i], NULL);
+      expect_error (f, "GET", path, NULL, 400, 10104);
+    }
+  expect_error (f, "GET", none_creds, NULL, 400, 10104);
+  expect_error (f, "GET", missing_b, NULL, 404, 10201);
+  expect_error (f, "GET", missing_ns, NULL, 404, 10200);
+  expect_error (f, "POST", creds, "{}", 405, 7001);
+}
+
+static void
+test_token_mqtt (Fixture *f, gconstpointer data)
+{
+  g_autofree char *brokers = ns_path (f, "/cred/brokers");
+  g_autofree char *creds = ns_path (f, "/cred/brokers/tok/credentials?clientid=dev-1&clientid=dev-2");
+  g_autofree char *revs = ns_path (f, "/cred/brokers/tok/revocations");
+  g_autofree char *missing = ns_path (f, "/cred/brokers/nobody/revocations");
+  g_autoptr(GIOStream) c1 = NULL;
+  const char *host = "tok.cred.localhost";
+  JsonArray *list;
+
+  g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"cred\"}", 200);
+  g_autoptr(JsonObject) b = call (f, "POST", brokers, "{\"name\": \"tok\"}", 200);
+  g_autoptr(JsonObject) issued = call (f, "GET", creds, NULL, 200);
+  g_autofree char *t1 = g_strdup (json_object_get_string_member (result_object (issued), "dev-1"));
+  g_autofree char *t2 = g_strdup (json_object_get_string_member (result_object (issued), "dev-2"));
+  g_autoptr(JsonObject) c1_claims = claims_of (t1);
+  g_autofree char *jti1 = g_strdup (json_object_get_string_member (c1_claims, "jti"));
+
+  /* The broker made through the API takes its own tokens. */
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-1", t1, &c1), ==, 0);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-1", NULL, NULL), !=, 0);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "someone-else", t2, NULL), ==, 0x85);
+
+  /* Revocation: stored, listed, and the connected client is cut off. */
+  g_autofree char *rev_path = g_strconcat (revs, "?jti=", jti1, NULL);
+  g_autoptr(JsonObject) revoked = call (f, "POST", rev_path, NULL, 200);
+  list = json_object_get_array_member (revoked, "result");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (list, 0), ==, jti1);
+  expect_disconnect (c1, 0x87);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-1", t1, NULL), ==, 0x87);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-2", t2, NULL), ==, 0);
+
+  g_autofree char *more = g_strconcat (revs, "?jti=a1,b2&jti=c3", NULL);
+  g_autoptr(JsonObject) several = call (f, "POST", more, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (several, "result")), ==, 3);
+  g_autoptr(JsonObject) all = call (f, "GET", revs, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (all, "result")), ==, 4);
+  expect_error (f, "POST", revs, NULL, 400, 10103);
+  expect_error (f, "DELETE", revs, NULL, 400, 10103);
+  expect_error (f, "GET", missing, NULL, 404, 10201);
+  expect_error (f, "PATCH", revs, "{}", 405, 7001);
+
+  /* Keys and revocations survive a restart. */
+  stop (f);
+  start (f);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-1", t1, NULL), ==, 0x87);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-2", t2, NULL), ==, 0);
+
+  /* Unrevoked, the token works again. */
+  g_autoptr(JsonObject) unrevoked = call (f, "DELETE", rev_path, NULL, 200);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "dev-1", t1, NULL), ==, 0);
+  g_autoptr(JsonObject) left = call (f, "GET", revs, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (left, "result")), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -690,6 +907,8 @@ main (int argc, char **argv)
   ADD ("/api/brokers", test_brokers);
   ADD ("/api/mqtt-sni", test_mqtt);
   ADD ("/api/mqtt-delete", test_mqtt_delete);
+  ADD ("/api/credentials", test_credentials);
+  ADD ("/api/token-mqtt", test_token_mqtt);
 #undef ADD
   return g_test_run ();
 }
