@@ -211,7 +211,8 @@ st_server_start (StServer *server, GError **error)
       /* Endpoints name the port clients really reach, 8883 unless the
        * TLS listener is elsewhere. */
       st_net_get_address (server->net, ST_LISTENER_MQTTS, &mqtts_host, &mqtts_port);
-      if (!st_api_server_start (server->api, server->config.api_listen, mqtts_port, error))
+      if (!st_api_server_start (server->api, server->config.api_listen, mqtts_port,
+                                st_net_get_ca_file (server->net), error))
         {
           st_net_stop (server->net);
           g_clear_pointer (&server->net, st_net_free);

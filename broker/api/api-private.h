@@ -31,6 +31,9 @@ typedef enum {
   API_ERROR_BROKER_NOT_FOUND   = 10201,  /* 404 */
   API_ERROR_NAMESPACE_EXISTS   = 10300,  /* 409 */
   API_ERROR_BROKER_EXISTS      = 10301,  /* 409 */
+  API_ERROR_KEY_NOT_FOUND      = 10202,  /* 404: no signing key with that kid */
+  API_ERROR_NO_CA              = 10203,  /* 404: operator's own certificate, no local CA */
+  API_ERROR_LAST_KEY           = 10302,  /* 409: removing a broker's only key */
 } ApiErrorCode;
 
 struct _StApiServer
@@ -39,6 +42,7 @@ struct _StApiServer
   StEngine     *engine;        /* borrowed */
   char         *public_host;
   guint16       mqtts_port;
+  char         *ca_file;       /* local CA (PEM), NULL with the operator's own certificate */
 
   /* Store broker id → the engine's StBroker.  Filled before the control
    * thread starts, then touched by the control thread alone. */
@@ -59,6 +63,7 @@ typedef struct {
   StStoreToken      *token;        /* the caller's API token */
   const char        *ns;           /* path parameters, NULL when absent */
   const char        *broker;
+  const char        *kid;
 } ApiRequest;
 
 /* Envelope.  api_reply takes result (NULL: JSON null). */
@@ -121,5 +126,8 @@ void api_publickeys         (ApiRequest *req);
 void api_revocations_list   (ApiRequest *req);
 void api_revocations_add    (ApiRequest *req);
 void api_revocations_remove (ApiRequest *req);
+void api_keys_rotate        (ApiRequest *req);
+void api_key_delete         (ApiRequest *req);
+void api_ca                 (ApiRequest *req);
 
 G_END_DECLS

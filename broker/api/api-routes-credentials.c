@@ -407,3 +407,122 @@ api_revocations_list (ApiRequest *req)
     g_ptr_array_add (jtis, ((StStoreRevocation *) g_ptr_array_index (revocations, i))->jti);
   api_reply (req, SOUP_STATUS_OK, strings_node (jtis));
 }
+
+/* ---- Key rotation (beyond Cloudflare) ----------------------------------- */
+
+static gboolean
+push_keys (ApiRequest *req, const StStoreBroker *broker, GError **error)
+{
+  g_autoptr(GPtrArray) keys = load_keys (req->server, broker->id, error);
+  StBroker *b = g_hash_table_lookup (req->server->engine_brokers, broker->id);
+
+  if (keys == NULL)
+    return FALSE;
+  if (b != NULL)
+    st_broker_set_keys (b, (StSigningKey *const *) keys->pdata, keys->len);
+  return TRUE;
+}
+
+/* POST …/keys/rotate: a new key signs from now on; the old ones keep
+ * verifying the tokens already out until DELETE …/keys/{kid}. */
+void
+api_keys_rotate (ApiRequest *req)
+{
+  g_autoptr(StStoreBroker) broker = find_broker (req);
+  g_autoptr(StSigningKey) key = NULL;
+  g_autoptr(StStoreKey) added = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 raw[ST_ED25519_KEY_LEN];
+  JsonObject *jwk;
+
+  if (broker == NULL)
+    return;
+  if ((key = st_signing_key_generate (&error)) == NULL ||
+      !st_signing_key_export_private_raw (key, raw, &error))
+    {
+      g_warning ("control API: cannot make a signing key: %s", error->message);
+      api_error (req, SOUP_STATUS_INTERNAL_SERVER_ERROR, API_ERROR_INTERNAL, "cannot make a signing key");
+      return;
+    }
+  added = st_store_key_add (req->server->store, broker->id, st_signing_key_get_kid (key), raw, &error);
+  OPENSSL_cleanse (raw, sizeof raw);
+  if (added == NULL || !push_keys (req, broker, &error))
+    {
+      api_error_from_store (req, error, API_ERROR_BROKER_NOT_FOUND, API_ERROR_BROKER_EXISTS);
+      return;
+    }
+  g_message ("broker %s.%s: new signing key %s", broker->name, broker->namespace_name,
+             st_signing_key_get_kid (key));
+  jwk = st_signing_key_to_jwk (key);
+  api_reply (req, SOUP_STATUS_OK, json_node_init_object (json_node_alloc (), jwk));
+  json_object_unref (jwk);
+}
+
+void
+api_key_delete (ApiRequest *req)
+{
+  g_autoptr(StStoreBroker) broker = find_broker (req);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean found = FALSE;
+
+  if (broker == NULL)
+    return;
+  if ((stored = st_store_key_list (req->server->store, broker->id, &error)) == NULL)
+    {
+      api_error_from_store (req, error, API_ERROR_BROKER_NOT_FOUND, API_ERROR_BROKER_EXISTS);
+      return;
+    }
+  for (guint i = 0; i < stored->len; i++)
+    found |= strcmp (((StStoreKey *) g_ptr_array_index (stored, i))->kid, req->kid) == 0;
+  if (!found)
+    {
+      api_error (req, SOUP_STATUS_NOT_FOUND, API_ERROR_KEY_NOT_FOUND,
+                 "broker “%s” has no signing key “%s”", broker->name, req->kid);
+      return;
+    }
+  /* A broker without keys could neither issue nor accept tokens. */
+  if (stored->len == 1)
+    {
+      api_error (req, SOUP_STATUS_CONFLICT, API_ERROR_LAST_KEY,
+                 "“%s” is broker “%s”'s only signing key: rotate first, then remove the old one",
+                 req->kid, broker->name);
+      return;
+    }
+  if (!st_store_key_remove (req->server->store, broker->id, req->kid, &error) ||
+      !push_keys (req, broker, &error))
+    {
+      api_error_from_store (req, error, API_ERROR_KEY_NOT_FOUND, API_ERROR_BROKER_EXISTS);
+      return;
+    }
+  g_message ("broker %s.%s: signing key %s removed", broker->name, broker->namespace_name, req->kid);
+  api_reply (req, SOUP_STATUS_OK, NULL);
+}
+
+/* GET /accounts/{id}/pubsub/ca (beyond Cloudflare): the local CA that
+ * signs the TLS certificates, as PEM, so `curl … > ca.pem` gives a file
+ * clients can trust.  Errors keep the JSON envelope. */
+void
+api_ca (ApiRequest *req)
+{
+  g_autofree char *pem = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+
+  if (req->server->ca_file == NULL)
+    {
+      api_error (req, SOUP_STATUS_NOT_FOUND, API_ERROR_NO_CA,
+                 "this server uses the operator's own TLS certificate: it has no local CA");
+      return;
+    }
+  if (!g_file_get_contents (req->server->ca_file, &pem, &len, &error))
+    {
+      g_warning ("control API: %s", error->message);
+      api_error (req, SOUP_STATUS_INTERNAL_SERVER_ERROR, API_ERROR_INTERNAL,
+                 "cannot read the CA certificate (see the daemon's log)");
+      return;
+    }
+  soup_server_message_set_status (req->msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (req->msg, "application/x-pem-file", SOUP_MEMORY_TAKE,
+                                    g_steal_pointer (&pem), len);
+}

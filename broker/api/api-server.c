@@ -194,6 +194,9 @@ route (ApiRequest *req, const char *path)
   static const ApiMethods publickeys = { .get = api_publickeys };
   static const ApiMethods revocations = { .get = api_revocations_list, .post = api_revocations_add,
                                           .delete = api_revocations_remove };
+  static const ApiMethods rotate = { .post = api_keys_rotate };
+  static const ApiMethods one_key = { .delete = api_key_delete };
+  static const ApiMethods ca = { .get = api_ca };
   g_auto(GStrv) seg = NULL;
   guint n;
 
@@ -219,8 +222,20 @@ route (ApiRequest *req, const char *path)
       dispatch (req, &memberships);
       return;
     }
+  if (n == 4 && strcmp (seg[0], "accounts") == 0 && strcmp (seg[2], "pubsub") == 0 &&
+      strcmp (seg[3], "ca") == 0)
+    {
+      if (strcmp (seg[1], st_store_get_account_id (req->server->store)) != 0)
+        {
+          api_error (req, SOUP_STATUS_NOT_FOUND, API_ERROR_ACCOUNT,
+                     "Could not route to %s: account “%s” is not this server's account", path, seg[1]);
+          return;
+        }
+      dispatch (req, &ca);
+      return;
+    }
   if (n >= 4 && strcmp (seg[0], "accounts") == 0 && strcmp (seg[2], "pubsub") == 0 &&
-      strcmp (seg[3], "namespaces") == 0 && n <= 8 && (n < 6 || strcmp (seg[5], "brokers") == 0))
+      strcmp (seg[3], "namespaces") == 0 && n <= 9 && (n < 6 || strcmp (seg[5], "brokers") == 0))
     {
       /* Cloudflare answers an id that is not the caller's account with
        * 7003 "could not route"; so do we, with 404: the account does not
@@ -233,6 +248,7 @@ route (ApiRequest *req, const char *path)
         }
       req->ns = n >= 5 ? seg[4] : NULL;
       req->broker = n >= 7 ? seg[6] : NULL;
+      req->kid = n >= 9 ? seg[8] : NULL;
       switch (n)
         {
         case 4: dispatch (req, &namespaces); return;
@@ -253,6 +269,13 @@ route (ApiRequest *req, const char *path)
           if (strcmp (seg[7], "revocations") == 0)
             {
               dispatch (req, &revocations);
+              return;
+            }
+          break;
+        case 9:
+          if (strcmp (seg[7], "keys") == 0)
+            {
+              dispatch (req, strcmp (seg[8], "rotate") == 0 ? &rotate : &one_key);
               return;
             }
           break;
@@ -331,7 +354,8 @@ bad:
 }
 
 gboolean
-st_api_server_start (StApiServer *self, const char *listen, guint16 mqtts_port, GError **error)
+st_api_server_start (StApiServer *self, const char *listen, guint16 mqtts_port,
+                     const char *ca_file, GError **error)
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) local = NULL;
@@ -343,6 +367,8 @@ st_api_server_start (StApiServer *self, const char *listen, guint16 mqtts_port, 
   if ((address = parse_listen (listen, error)) == NULL)
     return FALSE;
   self->mqtts_port = mqtts_port;
+  g_free (self->ca_file);
+  self->ca_file = g_strdup (ca_file);
 
   /* libsoup attaches its listening and connection sources to the
    * thread-default context of the moment: make it the control thread's
@@ -425,5 +451,6 @@ st_api_server_free (StApiServer *self)
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_free (self->public_host);
+  g_free (self->ca_file);
   g_free (self);
 }

@@ -30,11 +30,12 @@ gboolean     st_api_server_load_brokers (StApiServer *self,
                                          GError     **error);
 
 /* Binds listen ("ADDR:PORT", "[IPV6]:PORT"; port 0 picks one) and starts
- * the control thread.  mqtts_port goes into brokers' endpoints.  Errors
- * name the address. */
+ * the control thread.  mqtts_port goes into brokers' endpoints; ca_file
+ * (NULL: none) is served at …/pubsub/ca.  Errors name the address. */
 gboolean     st_api_server_start (StApiServer *self,
                                   const char  *listen,
                                   guint16      mqtts_port,
+                                  const char  *ca_file,
                                   GError     **error);
 
 /* Stops the control thread (requests in progress finish first) and closes

@@ -890,6 +890,97 @@ test_token_mqtt (Fixture *f, gconstpointer data)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (left, "result")), ==, 3);
 }
 
+static void
+test_keys (Fixture *f, gconstpointer data)
+{
+  g_autofree char *brokers = ns_path (f, "/kr/brokers");
+  g_autofree char *creds = ns_path (f, "/kr/brokers/tok/credentials?clientid=c1");
+  g_autofree char *keys_path = ns_path (f, "/kr/brokers/tok/publickeys");
+  g_autofree char *rotate = ns_path (f, "/kr/brokers/tok/keys/rotate");
+  g_autofree char *rotate_missing = ns_path (f, "/kr/brokers/nobody/keys/rotate");
+  g_autofree char *unknown_key = ns_path (f, "/kr/brokers/tok/keys/no-such-kid");
+  g_autofree char *keys_dir = ns_path (f, "/kr/brokers/tok/keys/");
+  const char *host = "tok.kr.localhost";
+  JsonArray *keys;
+
+  g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"kr\"}", 200);
+  g_autoptr(JsonObject) b = call (f, "POST", brokers, "{\"name\": \"tok\"}", 200);
+  g_autoptr(JsonObject) before = call (f, "GET", keys_path, NULL, 200);
+  g_autofree char *old_kid = g_strdup (json_object_get_string_member (
+    json_array_get_object_element (json_object_get_array_member (result_object (before), "keys"), 0), "kid"));
+  g_autoptr(JsonObject) issued_old = call (f, "GET", creds, NULL, 200);
+  g_autofree char *old_token = g_strdup (json_object_get_string_member (result_object (issued_old), "c1"));
+
+  /* Rotation adds a key that signs from now on; the old one still verifies. */
+  g_autoptr(JsonObject) rotated = call (f, "POST", rotate, NULL, 200);
+  const char *new_kid = json_object_get_string_member (result_object (rotated), "kid");
+  g_assert_cmpstr (new_kid, !=, old_kid);
+  g_assert_false (json_object_has_member (result_object (rotated), "d"));
+  g_autoptr(JsonObject) after = call (f, "GET", keys_path, NULL, 200);
+  keys = json_object_get_array_member (result_object (after), "keys");
+  g_assert_cmpuint (json_array_get_length (keys), ==, 2);
+  g_autoptr(JsonObject) issued_new = call (f, "GET", creds, NULL, 200);
+  g_autofree char *new_token = g_strdup (json_object_get_string_member (result_object (issued_new), "c1"));
+  g_autoptr(StJwt) jwt = st_jwt_parse (new_token, -1, NULL);
+  g_assert_cmpstr (st_jwt_get_kid (jwt), ==, new_kid);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", old_token, NULL), ==, 0);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", new_token, NULL), ==, 0);
+
+  /* Removing the old key ends its tokens. */
+  g_autofree char *old_key = g_strconcat (keys_dir, old_kid, NULL);
+  g_autoptr(JsonObject) removed = call (f, "DELETE", old_key, NULL, 200);
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (removed, "result")));
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", old_token, NULL), ==, 0x86);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", new_token, NULL), ==, 0);
+  g_autoptr(JsonObject) last = call (f, "GET", keys_path, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (result_object (last), "keys")), ==, 1);
+
+  /* Errors */
+  expect_error (f, "DELETE", old_key, NULL, 404, 10202);
+  expect_error (f, "DELETE", unknown_key, NULL, 404, 10202);
+  g_autofree char *new_key = g_strconcat (keys_dir, new_kid, NULL);
+  expect_error (f, "DELETE", new_key, NULL, 409, 10302);
+  expect_error (f, "GET", rotate, NULL, 405, 7001);
+  expect_error (f, "POST", rotate_missing, NULL, 404, 10201);
+}
+
+static void
+test_ca (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ready = st_server_get_ready_json (f->server);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *auth = bearer (f->token);
+  g_autofree char *path = g_strdup (f->ns_path);
+  g_autofree char *uri = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+
+  json_parser_load_from_data (parser, ready, -1, &error);
+  g_assert_no_error (error);
+  g_file_get_contents (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "ca_file"),
+                       &expected, NULL, &error);
+  g_assert_no_error (error);
+
+  *strstr (path, "/namespaces") = '\0';
+  uri = g_strconcat (f->base, path, "/ca", NULL);
+  msg = soup_message_new ("GET", uri);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  body = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL),
+                   ==, "application/x-pem-file");
+  g_assert_cmpmem (g_bytes_get_data (body, NULL), g_bytes_get_size (body), expected, strlen (expected));
+  g_assert_true (g_str_has_prefix (expected, "-----BEGIN CERTIFICATE-----"));
+
+  expect_error (f, "GET", "/accounts/0123456789abcdef0123456789abcdef/pubsub/ca", NULL, 404, 7003);
+  g_autofree char *ca = g_strconcat (path, "/ca", NULL);
+  expect_error (f, "POST", ca, "{}", 405, 7001);
+  expect_error_auth (f, "GET", ca, NULL, NULL, 401, 10000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -909,6 +1000,8 @@ main (int argc, char **argv)
   ADD ("/api/mqtt-delete", test_mqtt_delete);
   ADD ("/api/credentials", test_credentials);
   ADD ("/api/token-mqtt", test_token_mqtt);
+  ADD ("/api/keys", test_keys);
+  ADD ("/api/ca", test_ca);
 #undef ADD
   return g_test_run ();
 }
