@@ -129,5 +129,6 @@ void api_revocations_remove (ApiRequest *req);
 void api_keys_rotate        (ApiRequest *req);
 void api_key_delete         (ApiRequest *req);
 void api_ca                 (ApiRequest *req);
+void api_credentials_list   (ApiRequest *req);
 
 G_END_DECLS

@@ -526,3 +526,57 @@ api_ca (ApiRequest *req)
   soup_server_message_set_response (req->msg, "application/x-pem-file", SOUP_MEMORY_TAKE,
                                     g_steal_pointer (&pem), len);
 }
+
+/* GET /accounts/{id}/starling/namespaces/{ns}/brokers/{b}/credentials:
+ * what was issued (metadata only).  Not in Cloudflare's API, so under
+ * "starling" rather than "pubsub": no Cloudflare route can ever collide. */
+void
+api_credentials_list (ApiRequest *req)
+{
+  g_autoptr(StStoreBroker) broker = find_broker (req);
+  g_autoptr(GPtrArray) client_ids = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (broker == NULL)
+    return;
+  client_ids = query_values (req, "clientid", FALSE);
+  list = st_store_credential_list (req->server->store, broker->id,
+                                   client_ids->len > 0 ? g_ptr_array_index (client_ids, client_ids->len - 1) : NULL,
+                                   &error);
+  if (list == NULL)
+    {
+      api_error_from_store (req, error, API_ERROR_BROKER_NOT_FOUND, API_ERROR_BROKER_EXISTS);
+      return;
+    }
+  json_builder_begin_array (b);
+  for (guint i = 0; i < list->len; i++)
+    {
+      StStoreCredential *c = g_ptr_array_index (list, i);
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "clientId");
+      json_builder_add_string_value (b, c->client_id);
+      json_builder_set_member_name (b, "jti");
+      json_builder_add_string_value (b, c->jti);
+      json_builder_set_member_name (b, "iat");
+      json_builder_add_int_value (b, c->iat);
+      json_builder_set_member_name (b, "exp");
+      if (c->exp == 0)
+        json_builder_add_null_value (b);
+      else
+        json_builder_add_int_value (b, c->exp);
+      json_builder_set_member_name (b, "topicAcl");
+      if (c->topic_acl != NULL && json_parser_load_from_data (parser, c->topic_acl, -1, NULL))
+        json_builder_add_value (b, json_node_copy (json_parser_get_root (parser)));
+      else
+        json_builder_add_string_value (b, "#");
+      json_builder_set_member_name (b, "revoked");
+      json_builder_add_boolean_value (b, c->revoked);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  api_reply (req, SOUP_STATUS_OK, json_builder_get_root (b));
+}

@@ -197,6 +197,7 @@ route (ApiRequest *req, const char *path)
   static const ApiMethods rotate = { .post = api_keys_rotate };
   static const ApiMethods one_key = { .delete = api_key_delete };
   static const ApiMethods ca = { .get = api_ca };
+  static const ApiMethods issued = { .get = api_credentials_list };
   g_auto(GStrv) seg = NULL;
   guint n;
 
@@ -232,6 +233,23 @@ route (ApiRequest *req, const char *path)
           return;
         }
       dispatch (req, &ca);
+      return;
+    }
+  /* Starling's own additions that are not beside a Cloudflare route live
+   * under /accounts/{id}/starling, where Cloudflare has nothing. */
+  if (n == 8 && strcmp (seg[0], "accounts") == 0 && strcmp (seg[2], "starling") == 0 &&
+      strcmp (seg[3], "namespaces") == 0 && strcmp (seg[5], "brokers") == 0 &&
+      strcmp (seg[7], "credentials") == 0)
+    {
+      if (strcmp (seg[1], st_store_get_account_id (req->server->store)) != 0)
+        {
+          api_error (req, SOUP_STATUS_NOT_FOUND, API_ERROR_ACCOUNT,
+                     "Could not route to %s: account “%s” is not this server's account", path, seg[1]);
+          return;
+        }
+      req->ns = seg[4];
+      req->broker = seg[6];
+      dispatch (req, &issued);
       return;
     }
   if (n >= 4 && strcmp (seg[0], "accounts") == 0 && strcmp (seg[2], "pubsub") == 0 &&

@@ -872,6 +872,36 @@ test_token_mqtt (Fixture *f, gconstpointer data)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (several, "result")), ==, 3);
   g_autoptr(JsonObject) all = call (f, "GET", revs, NULL, 200);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (all, "result")), ==, 4);
+
+  /* What was issued, under Starling's own prefix: metadata, never tokens. */
+  g_autofree char *issued_path = g_strdup (f->ns_path);
+  *strstr (issued_path, "/pubsub/namespaces") = '\0';
+  g_autofree char *listing = g_strconcat (issued_path, "/starling/namespaces/cred/brokers/tok/credentials", NULL);
+  g_autofree char *listing_one = g_strconcat (listing, "?clientid=dev-2", NULL);
+  g_autofree char *listing_missing = g_strconcat (issued_path, "/starling/namespaces/cred/brokers/nobody/credentials", NULL);
+  g_autoptr(JsonObject) issued_list = call (f, "GET", listing, NULL, 200);
+  list = json_object_get_array_member (issued_list, "result");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *c = json_array_get_object_element (list, i);
+      const char *id = json_object_get_string_member (c, "clientId");
+      gboolean first = g_str_equal (id, "dev-1");
+
+      g_assert_true (first || g_str_equal (id, "dev-2"));
+      g_assert_cmpint (json_object_get_boolean_member (c, "revoked"), ==, first);
+      g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (c, "exp")));
+      g_assert_cmpstr (json_object_get_string_member (c, "topicAcl"), ==, "#");
+      g_assert_false (json_object_has_member (c, "token"));
+      if (first)
+        g_assert_cmpstr (json_object_get_string_member (c, "jti"), ==, jti1);
+    }
+  g_autoptr(JsonObject) issued_one = call (f, "GET", listing_one, NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (issued_one, "result")), ==, 1);
+  expect_error (f, "GET", listing_missing, NULL, 404, 10201);
+  expect_error (f, "POST", listing, "{}", 405, 7001);
+  expect_error (f, "GET", "/accounts/0123456789abcdef0123456789abcdef/starling/namespaces/cred/brokers/tok/credentials",
+                NULL, 404, 7003);
   expect_error (f, "POST", revs, NULL, 400, 10103);
   expect_error (f, "DELETE", revs, NULL, 400, 10103);
   expect_error (f, "GET", missing, NULL, 404, 10201);
