@@ -4,7 +4,12 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth/st-jwt.h"
 #include "auth/st-signing-key.h"
@@ -554,11 +559,64 @@ test_brokers (Fixture *f, gconstpointer data)
 
 /* ---- MQTT on a broker made through the API ----------------------------- */
 
-static gboolean
-accept_any (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data)
+/* TLS through OpenSSL rather than GIO: GIO's TLS module is dlopened
+ * GnuTLS, whose thread-local state LeakSanitizer's tracer cannot walk. */
+typedef struct {
+  int      fd;
+  SSL_CTX *ctx;
+  SSL     *ssl;
+} MqttConn;
+
+static void
+mqtt_conn_free (MqttConn *c)
 {
-  /* The hostname check is not what is tested here, the routing is. */
-  return TRUE;
+  if (c == NULL)
+    return;
+  if (c->ssl)
+    SSL_free (c->ssl);
+  if (c->ctx)
+    SSL_CTX_free (c->ctx);
+  if (c->fd >= 0)
+    close (c->fd);
+  g_free (c);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MqttConn, mqtt_conn_free)
+
+static void
+conn_read (MqttConn *c, guint8 *buf, int len)
+{
+  for (int got = 0; got < len; )
+    {
+      int n = SSL_read (c->ssl, buf + got, len - got);
+      if (n <= 0)
+        g_error ("TLS read: connection ended or timed out after %d of %d bytes", got, len);
+      got += n;
+    }
+}
+
+/* Hostname checks are not what is tested here, the routing by SNI is:
+ * SSL_VERIFY_NONE.  Every read is bounded by SO_RCVTIMEO. */
+static MqttConn *
+conn_open (guint16 port, const char *host)
+{
+  MqttConn *c = g_new0 (MqttConn, 1);
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port) };
+  struct timeval tv = { .tv_sec = 10 };
+
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  c->fd = socket (AF_INET, SOCK_STREAM, 0);
+  g_assert_cmpint (c->fd, >=, 0);
+  setsockopt (c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt (c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  g_assert_cmpint (connect (c->fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+  c->ctx = SSL_CTX_new (TLS_client_method ());
+  SSL_CTX_set_verify (c->ctx, SSL_VERIFY_NONE, NULL);
+  c->ssl = SSL_new (c->ctx);
+  SSL_set_fd (c->ssl, c->fd);
+  SSL_set_tlsext_host_name (c->ssl, host);
+  g_assert_cmpint (SSL_connect (c->ssl), ==, 1);
+  return c;
 }
 
 static void
@@ -606,45 +664,27 @@ connect_packet (const char *client_id, const char *password)
  * CONNACK reason code; *out keeps the connection open. */
 static int
 mqtt_open_sni_auth (guint16 port, const char *host, const char *client_id, const char *password,
-                    GIOStream **out)
+                    MqttConn **out)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) tcp = NULL;
-  g_autoptr(GIOStream) tls = NULL;
-  g_autoptr(GSocketConnectable) identity = g_network_address_new (host, port);
-  g_autoptr(GError) error = NULL;
+  g_autoptr(MqttConn) c = conn_open (port, host);
   g_autoptr(GByteArray) connect = connect_packet (client_id, password);
   guint8 connack[130];
-  gsize n;
 
-  g_socket_client_set_timeout (client, 10);
-  tcp = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
-  g_assert_no_error (error);
-  tls = g_tls_client_connection_new (G_IO_STREAM (tcp), identity, &error);
-  g_assert_no_error (error);
-  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any), NULL);
-  g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (tls), connect->data, connect->len, &n, NULL, &error);
-  g_assert_no_error (error);
+  g_assert_cmpint (SSL_write (c->ssl, connect->data, connect->len), ==, (int) connect->len);
   /* The whole CONNACK, properties too, so the next read starts at the
    * next packet.  Ours are short: a one-byte remaining length. */
-  g_input_stream_read_all (g_io_stream_get_input_stream (tls), connack, 2, &n, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (n, ==, 2);
+  conn_read (c, connack, 2);
   g_assert_cmphex (connack[0], ==, 0x20);
   g_assert_cmpuint (connack[1], >=, 2);
   g_assert_cmpuint (connack[1], <, 128);
-  g_input_stream_read_all (g_io_stream_get_input_stream (tls), connack + 2, connack[1], &n, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (n, ==, connack[1]);
+  conn_read (c, connack + 2, connack[1]);
   if (out)
-    *out = g_steal_pointer (&tls);
+    *out = g_steal_pointer (&c);
   return connack[3];
 }
 
 static int
-mqtt_open_sni (guint16 port, const char *host, GIOStream **out)
+mqtt_open_sni (guint16 port, const char *host, MqttConn **out)
 {
   return mqtt_open_sni_auth (port, host, "api-test", NULL, out);
 }
@@ -655,17 +695,13 @@ mqtt_connect_sni (guint16 port, const char *host)
   return mqtt_open_sni (port, host, NULL);
 }
 
-/* The next packet must be DISCONNECT with this reason, then the end. */
+/* The next packet must be DISCONNECT with this reason. */
 static void
-expect_disconnect (GIOStream *stream, guint8 reason)
+expect_disconnect (MqttConn *c, guint8 reason)
 {
-  g_autoptr(GError) error = NULL;
-  guint8 buf[8];
-  gsize n;
+  guint8 buf[3];
 
-  g_input_stream_read_all (g_io_stream_get_input_stream (stream), buf, 3, &n, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (n, ==, 3);
+  conn_read (c, buf, 3);
   g_assert_cmphex (buf[0], ==, 0xE0);
   g_assert_cmphex (buf[2], ==, reason);
 }
@@ -695,8 +731,8 @@ test_mqtt_delete (Fixture *f, gconstpointer data)
   g_autofree char *brokers = ns_path (f, "/shop/brokers");
   g_autofree char *one = ns_path (f, "/shop/brokers/one");
   g_autofree char *shop = ns_path (f, "/shop");
-  g_autoptr(GIOStream) c1 = NULL;
-  g_autoptr(GIOStream) c2 = NULL;
+  g_autoptr(MqttConn) c1 = NULL;
+  g_autoptr(MqttConn) c2 = NULL;
   g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"shop\"}", 200);
   g_autoptr(JsonObject) b1 = call (f, "POST", brokers, "{\"name\": \"one\", \"authType\": \"NONE\"}", 200);
   g_autoptr(JsonObject) b2 = call (f, "POST", brokers, "{\"name\": \"two\", \"authType\": \"NONE\"}", 200);
@@ -840,7 +876,7 @@ test_token_mqtt (Fixture *f, gconstpointer data)
   g_autofree char *creds = ns_path (f, "/cred/brokers/tok/credentials?clientid=dev-1&clientid=dev-2");
   g_autofree char *revs = ns_path (f, "/cred/brokers/tok/revocations");
   g_autofree char *missing = ns_path (f, "/cred/brokers/nobody/revocations");
-  g_autoptr(GIOStream) c1 = NULL;
+  g_autoptr(MqttConn) c1 = NULL;
   const char *host = "tok.cred.localhost";
   JsonArray *list;
 
