@@ -11,6 +11,7 @@
 
 #include "st-config.h"
 #include "st-server.h"
+#include "store/st-store.h"
 #include "util/st-log.h"
 
 typedef struct {
@@ -64,6 +65,108 @@ default_data_dir (void)
       return colon ? g_strndup (state, colon - state) : g_strdup (state);
     }
   return g_build_filename (g_get_user_data_dir (), "starling", NULL);
+}
+
+/* starlingd token create|list|revoke: API tokens, managed offline (the
+ * store is SQLite in WAL mode, so this works beside a running daemon). */
+static int
+token_command (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(StStore) store = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *scope_name = NULL;
+  g_autofree char *name = NULL;
+  const char *action;
+  GOptionEntry entries[] = {
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "The daemon's data directory", "DIR" },
+    { "scope", 0, 0, G_OPTION_ARG_STRING, &scope_name, "create: edit (default) or read", "SCOPE" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name, "create: a name to recognise the token by", "NAME" },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("create|list|revoke [ID] — manage control API tokens");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("starlingd token: %s\n", error->message);
+      return 2;
+    }
+  action = argc > 1 ? argv[1] : NULL;
+  if (action == NULL ||
+      !(g_str_equal (action, "create") || g_str_equal (action, "list") || g_str_equal (action, "revoke")) ||
+      (g_str_equal (action, "revoke") ? argc != 3 : argc != 2))
+    {
+      g_printerr ("starlingd token: use “token create [--scope edit|read] [--name NAME]”, "
+                  "“token list” or “token revoke ID”\n");
+      return 2;
+    }
+  if (data_dir == NULL)
+    data_dir = default_data_dir ();
+  if (!g_file_test (data_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_printerr ("starlingd token: no data directory %s (start starlingd once first)\n", data_dir);
+      return 1;
+    }
+  store = st_store_open (data_dir, &error);
+  if (store == NULL)
+    {
+      g_printerr ("starlingd token: %s\n", error->message);
+      return 1;
+    }
+
+  if (g_str_equal (action, "create"))
+    {
+      StStoreScope scope = ST_STORE_SCOPE_EDIT;
+      g_autoptr(StStoreToken) token = NULL;
+      g_autofree char *secret = NULL;
+
+      if (scope_name && !st_store_scope_from_string (scope_name, &scope))
+        {
+          g_printerr ("starlingd token: --scope is edit or read, not “%s”\n", scope_name);
+          return 2;
+        }
+      token = st_store_token_create (store, name ? name : "cli", scope, &secret, &error);
+      if (token == NULL)
+        {
+          g_printerr ("starlingd token: %s\n", error->message);
+          return 1;
+        }
+      /* The secret alone on stdout, so TOKEN=$(starlingd token create) works;
+       * it is shown this once and never again. */
+      printf ("%s\n", secret);
+      g_printerr ("created API token %s (scope %s)\n", token->id, st_store_scope_to_string (token->scope));
+      return 0;
+    }
+  if (g_str_equal (action, "revoke"))
+    {
+      if (!st_store_token_revoke (store, argv[2], &error))
+        {
+          g_printerr ("starlingd token: %s\n", error->message);
+          return 1;
+        }
+      g_printerr ("revoked API token %s\n", argv[2]);
+      return 0;
+    }
+
+  g_autoptr(GPtrArray) tokens = st_store_token_list (store, &error);
+  if (tokens == NULL)
+    {
+      g_printerr ("starlingd token: %s\n", error->message);
+      return 1;
+    }
+  printf ("%-32s  %-5s  %-7s  %-27s  %-27s  %s\n", "ID", "SCOPE", "STATE", "CREATED", "LAST USED", "NAME");
+  for (guint i = 0; i < tokens->len; i++)
+    {
+      StStoreToken *t = g_ptr_array_index (tokens, i);
+      g_autofree char *created = st_store_time_format (t->created_on);
+      g_autofree char *used = st_store_time_format (t->last_used);
+
+      printf ("%-32s  %-5s  %-7s  %-27s  %-27s  %s\n", t->id, st_store_scope_to_string (t->scope),
+              t->revoked ? "revoked" : "active", created ? created : "-", used ? used : "never", t->name);
+    }
+  return 0;
 }
 
 /* The config file is read before the other flags so that flags win
@@ -126,6 +229,8 @@ main (int argc, char **argv)
   const char *config_file;
 
   setlocale (LC_ALL, "");
+  if (argc > 1 && g_str_equal (argv[1], "token"))
+    return token_command (argc - 1, argv + 1);
   st_server_config_init (&daemon_state.config);
 
   config_file = find_config_arg (argc, argv);
@@ -144,7 +249,8 @@ main (int argc, char **argv)
   g_option_context_set_summary (context,
     "Serves MQTT 3.1.1 and 5.0 over TCP, TLS, WebSocket and secure WebSocket.\n"
     "Every flag may also be set in the --config file: [starlingd] for the first\n"
-    "group below, [limits] for the max-* and other limit settings.");
+    "group below, [limits] for the max-* and other limit settings.\n"
+    "“starlingd token create|list|revoke” manages control API tokens.");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_add_main_entries (context, version_entry, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))

@@ -8,7 +8,9 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth/st-jwt.h"
@@ -41,6 +43,9 @@ ready_listener (StServer *server, const char *name)
   return json_object_ref (json_object_get_object_member (listeners, name));
 }
 
+static JsonObject *call (Fixture *f, const char *method, const char *path, const char *body,
+                         guint expected);
+
 static void
 start (Fixture *f)
 {
@@ -48,7 +53,6 @@ start (Fixture *f)
   g_autoptr(JsonObject) api = NULL;
   g_autoptr(JsonObject) mqtts = NULL;
   g_autofree char *token_path = g_build_filename (f->data_dir, "admin-token", NULL);
-  g_autoptr(StStore) store = NULL;
   StServerConfig c;
 
   st_server_config_init (&c);
@@ -78,12 +82,14 @@ start (Fixture *f)
   g_assert_no_error (error);
   g_strchomp (f->token);
 
-  /* A second connection to the same database, as another process would
-   * open it: the account id, and tokens of other scopes. */
-  store = st_store_open (f->data_dir, &error);
-  g_assert_no_error (error);
+  /* The account id, as a client finds it. */
   g_clear_pointer (&f->ns_path, g_free);
-  f->ns_path = g_strdup_printf ("/accounts/%s/pubsub/namespaces", st_store_get_account_id (store));
+  f->ns_path = g_strdup ("");
+  g_autoptr(JsonObject) ms = call (f, "GET", "/memberships", NULL, 200);
+  JsonObject *account = json_object_get_object_member (
+    json_array_get_object_element (json_object_get_array_member (ms, "result"), 0), "account");
+  g_free (f->ns_path);
+  f->ns_path = g_strdup_printf ("/accounts/%s/pubsub/namespaces", json_object_get_string_member (account, "id"));
 }
 
 static void
@@ -1047,6 +1053,82 @@ test_ca (Fixture *f, gconstpointer data)
   expect_error_auth (f, "GET", ca, NULL, NULL, 401, 10000);
 }
 
+/* starlingd token create|list|revoke, beside the running server. */
+static char *
+run_token (Fixture *f, int expected_status, ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  const char *arg;
+  int status;
+  va_list ap;
+
+  g_ptr_array_add (args, (char *) g_getenv ("STARLINGD"));
+  g_ptr_array_add (args, "token");
+  va_start (ap, expected_status);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (args, "--data-dir");
+  g_ptr_array_add (args, f->data_dir);
+  g_ptr_array_add (args, NULL);
+  g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL) != (expected_status != 0) ||
+      (expected_status != 0 && WEXITSTATUS (status) != expected_status))
+    g_error ("starlingd token: status %d, expected exit %d; stderr: %s", status, expected_status, err);
+  return out;
+}
+
+static void
+test_token_cli (Fixture *f, gconstpointer data)
+{
+  g_autofree char *created = NULL;
+  g_autofree char *listed = NULL;
+  g_autofree char *auth = NULL;
+  g_autofree char *id = NULL;
+
+  if (g_getenv ("STARLINGD") == NULL)
+    {
+      g_test_skip ("STARLINGD is not set (run through meson test)");
+      return;
+    }
+  created = run_token (f, 0, "create", "--scope", "read", "--name", "dashboard", NULL);
+  g_strchomp (created);
+  g_assert_cmpuint (strlen (created), ==, 40);
+  auth = bearer (created);
+
+  /* It works against the running server, as a read token. */
+  g_autoptr(JsonObject) ok = call_full (f, "GET", f->ns_path, auth, NULL, 200, NULL);
+  expect_error_auth (f, "POST", f->ns_path, auth, "{\"name\": \"x\"}", 403, 10001);
+
+  /* The list: a header, the admin token and this one, by id and name. */
+  listed = run_token (f, 0, "list", NULL);
+  g_auto(GStrv) lines = g_strsplit (listed, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);   /* and the empty string after the last newline */
+  for (guint i = 1; lines[i]; i++)
+    if (g_str_has_suffix (lines[i], "  dashboard"))
+      {
+        id = g_strndup (lines[i], 32);
+        g_assert_nonnull (strstr (lines[i], "  read "));
+        g_assert_nonnull (strstr (lines[i], "  active "));
+      }
+  g_assert_nonnull (id);
+  g_assert_null (strstr (listed, created));   /* secrets are never shown again */
+
+  g_free (run_token (f, 0, "revoke", id, NULL));
+  expect_error_auth (f, "GET", f->ns_path, auth, NULL, 401, 10000);
+  g_free (listed);
+  listed = run_token (f, 0, "list", NULL);
+  g_assert_nonnull (strstr (listed, "revoked"));
+
+  g_free (run_token (f, 2, "create", "--scope", "admin", NULL));
+  g_free (run_token (f, 2, "frobnicate", NULL));
+  g_free (run_token (f, 1, "revoke", "0123456789abcdef0123456789abcdef", NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1068,6 +1150,7 @@ main (int argc, char **argv)
   ADD ("/api/token-mqtt", test_token_mqtt);
   ADD ("/api/keys", test_keys);
   ADD ("/api/ca", test_ca);
+  ADD ("/api/token-cli", test_token_cli);
 #undef ADD
   return g_test_run ();
 }
