@@ -735,9 +735,12 @@ st_store_open_full (const char        *path,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* The file holds signing keys and token hashes: create it owner-only
-   * before SQLite would (0644).  SQLite gives -wal and -shm the same mode. */
-  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
+   * before SQLite would (0644).  SQLite gives -wal and -shm the same mode.
+   * Only when it is new (O_EXCL): closing any descriptor of an existing
+   * database drops every POSIX lock this process holds on it, those of
+   * another open StStore too, which then reads stale data or fails. */
+  fd = g_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno != EEXIST)
     {
       int saved = errno;
 
@@ -745,7 +748,8 @@ st_store_open_full (const char        *path,
                    g_strerror (saved));
       return NULL;
     }
-  close (fd);
+  if (fd >= 0)
+    close (fd);
 
   self = g_new0 (StStore, 1);
   g_mutex_init (&self->lock);
