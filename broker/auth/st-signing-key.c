@@ -122,30 +122,40 @@ st_signing_key_generate (GError **error)
   return key_new (pkey, error);
 }
 
+/* Raw keys are 32 bytes whichever half they are; only the loader differs. */
+static StSigningKey *
+new_from_raw (const guint8 *raw, gsize len, gboolean private, GError **error)
+{
+  EVP_PKEY *pkey;
+  const char *which = private ? "private" : "public";
+
+  if (len != ST_ED25519_KEY_LEN)
+    {
+      g_set_error (error, ST_SIGNING_KEY_ERROR, ST_SIGNING_KEY_ERROR_INVALID,
+                   "an Ed25519 %s key is %d bytes, not %" G_GSIZE_FORMAT,
+                   which, ST_ED25519_KEY_LEN, len);
+      return NULL;
+    }
+  pkey = private ? EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, raw, len)
+                 : EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, raw, len);
+  if (pkey == NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("loading the %s key", which);
+      set_openssl_error (error, what);
+      return NULL;
+    }
+  return key_new (pkey, error);
+}
+
 StSigningKey *
 st_signing_key_new_from_private_raw (const guint8  *raw,
                                      gsize          len,
                                      GError       **error)
 {
-  EVP_PKEY *pkey;
-
   g_return_val_if_fail (raw != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (len != ST_ED25519_KEY_LEN)
-    {
-      g_set_error (error, ST_SIGNING_KEY_ERROR, ST_SIGNING_KEY_ERROR_INVALID,
-                   "an Ed25519 private key is %d bytes, not %" G_GSIZE_FORMAT,
-                   ST_ED25519_KEY_LEN, len);
-      return NULL;
-    }
-  pkey = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, raw, len);
-  if (pkey == NULL)
-    {
-      set_openssl_error (error, "loading the private key");
-      return NULL;
-    }
-  return key_new (pkey, error);
+  return new_from_raw (raw, len, TRUE, error);
 }
 
 StSigningKey *
@@ -153,25 +163,10 @@ st_signing_key_new_from_public_raw (const guint8  *raw,
                                     gsize          len,
                                     GError       **error)
 {
-  EVP_PKEY *pkey;
-
   g_return_val_if_fail (raw != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (len != ST_ED25519_KEY_LEN)
-    {
-      g_set_error (error, ST_SIGNING_KEY_ERROR, ST_SIGNING_KEY_ERROR_INVALID,
-                   "an Ed25519 public key is %d bytes, not %" G_GSIZE_FORMAT,
-                   ST_ED25519_KEY_LEN, len);
-      return NULL;
-    }
-  pkey = EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, raw, len);
-  if (pkey == NULL)
-    {
-      set_openssl_error (error, "loading the public key");
-      return NULL;
-    }
-  return key_new (pkey, error);
+  return new_from_raw (raw, len, FALSE, error);
 }
 
 /* Without a callback OpenSSL would prompt for a passphrase on the terminal;
