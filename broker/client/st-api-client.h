@@ -51,6 +51,9 @@ gboolean     st_api_client_set_ca_file    (StApiClient *self,
 /* method: "GET", "POST", "PATCH", "DELETE".
  * path: relative to /accounts/{account_id}/pubsub ("namespaces/ns/brokers")
  *   or, starting with '/', relative to the base URL ("/user/tokens/verify").
+ *   In a path starting with '/', the text "{account_id}" is replaced by the
+ *   account id (looked up first if needed), for routes outside pubsub:
+ *   "/accounts/{account_id}/starling/namespaces/ns/brokers/b/credentials".
  *   Each path segment given by a caller must already be a valid name; the
  *   client escapes nothing.
  * query: NULL, or pairs key, value, …, NULL; a key may repeat ("jti", a,
@@ -85,6 +88,9 @@ void         st_api_client_verify_async   (StApiClient         *self,
 char        *st_api_client_verify_finish  (StApiClient   *self,
                                            GAsyncResult  *result,
                                            GError       **error);
+char        *st_api_client_verify         (StApiClient   *self,
+                                           GCancellable  *cancellable,
+                                           GError       **error);
 
 /* GET …/pubsub/ca (beyond Cloudflare): the local CA certificate, PEM. */
 void         st_api_client_get_ca_async   (StApiClient         *self,
@@ -99,8 +105,10 @@ char        *st_api_client_get_ca         (StApiClient   *self,
                                            GError       **error);
 
 /* Parses "48h", "30m", "1y", "2d", "90s", "3600" (seconds) or "-1" (none)
- * into seconds, as wrangler's --expiration does.  FALSE with a message that
- * quotes text otherwise. */
+ * into seconds, as wrangler's --expiration does (also w for weeks, long
+ * unit names like "2 days", a year being 365 days).  FALSE with a
+ * G_IO_ERROR_INVALID_ARGUMENT whose message quotes text otherwise (also
+ * for 0 and other negative numbers). */
 gboolean     st_parse_duration            (const char *text,
                                            gint64     *seconds,
                                            GError    **error);
