@@ -153,14 +153,24 @@ struct _StLoop {
 };
 
 typedef struct {
-  GMutex     lock;
+  GMutex     lock;         /* held only to read or swap ctx and ns_ctx */
   SSL_CTX   *ctx;
   char      *cert_file;
   char      *key_file;
   char      *ca_file;      /* only when generated */
   char      *dir;          /* data_dir/tls when generated */
-  char      *public_host;
+  char      *public_host;  /* lowercase */
   BIO_METHOD *out_method;  /* the write BIO that fills StTransport.tls_out */
+
+  /* Per-namespace certificates (generated mode only).  Writers (control
+   * threads: namespace changes, reload) hold gen_lock for their whole
+   * work; the SNI callback on the I/O threads only takes lock to look a
+   * name up in ns_ctx, a table never changed once published. */
+  GMutex      gen_lock;
+  X509       *ca;          /* the local CA, kept to sign namespace certificates */
+  EVP_PKEY   *ca_key;
+  char       *ns_dir;      /* data_dir/tls/namespaces */
+  GHashTable *ns_ctx;      /* namespace name → SSL_CTX (owned reference); NULL = none */
 } NetTls;
 
 struct _StNet {
@@ -223,6 +233,11 @@ void     net_out_push_ref        (StTransport *t, StBytes *bytes, size_t off, si
 gboolean net_tls_init            (StNet *net, const StNetConfig *config, const char *listener, GError **error);
 void     net_tls_clear           (NetTls *tls);
 gboolean net_tls_reload          (StNet *net, GError **error);
+/* Namespace certificates: generate or load on the calling thread (never an
+ * I/O thread), then publish. */
+gboolean net_tls_set_namespaces  (StNet *net, const char *const *names, GError **error);
+gboolean net_tls_add_namespace   (StNet *net, const char *name, GError **error);
+void     net_tls_remove_namespace (StNet *net, const char *name);
 SSL     *net_tls_new_ssl         (StNet *net, StTransport *t);
 /* Like read(2): -1 with errno EAGAIN when OpenSSL wants more input. */
 ssize_t  net_tls_read            (StTransport *t, void *buf, size_t len);

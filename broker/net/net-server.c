@@ -273,6 +273,35 @@ st_net_reload_tls (StNet *net, GError **error)
   return net_tls_reload (net, error);
 }
 
+gboolean
+st_net_set_tls_namespaces (StNet *net, const char *const *names, GError **error)
+{
+  g_return_val_if_fail (net != NULL, FALSE);
+
+  if (!net->have_tls)
+    return TRUE;
+  return net_tls_set_namespaces (net, names, error);
+}
+
+gboolean
+st_net_add_tls_namespace (StNet *net, const char *name, GError **error)
+{
+  g_return_val_if_fail (net != NULL && name != NULL, FALSE);
+
+  if (!net->have_tls)
+    return TRUE;
+  return net_tls_add_namespace (net, name, error);
+}
+
+void
+st_net_remove_tls_namespace (StNet *net, const char *name)
+{
+  g_return_if_fail (net != NULL && name != NULL);
+
+  if (net->have_tls)
+    net_tls_remove_namespace (net, name);
+}
+
 /* Invokes that raced with the stop (one loop posting to another that had
  * already finished) run here, once no loop thread is left, rather than
  * leak what they carry. */

@@ -37,8 +37,28 @@ gboolean st_net_get_address (StNet *net, StListenerKind kind, char **host, guint
  * (NULL when the operator's own certificate is used or TLS is off). */
 const char *st_net_get_ca_file (StNet *net);
 
-/* Reloads the TLS certificate and key (SIGHUP); new connections use them. */
+/* Reloads the TLS certificate and key (SIGHUP); new connections use them.
+ * Namespace certificates are renewed too when they need it. */
 gboolean st_net_reload_tls (StNet *net, GError **error);
+
+/* Per-namespace certificates: with the generated local CA, each namespace
+ * named here gets a certificate for "*.<ns>.<public_host>" and
+ * "<ns>.<public_host>", cached in data_dir/tls/namespaces/<ns>.{pem,key},
+ * and a TLS client whose SNI is a broker's hostname gets it.  Other names
+ * get the default certificate.  With the operator's own certificate, an
+ * IP address as public host, or no TLS listener, these do nothing and
+ * succeed.
+ *
+ * They generate keys (about a millisecond each): call them from a control
+ * thread or at start-up, never from an I/O thread.  Thread-safe.
+ *
+ * set: exactly these namespaces (start-up); certificates cached for
+ * others are deleted.  add: one more (a namespace was created).  remove:
+ * one less, its files deleted (a namespace was deleted).  Errors name the
+ * namespace; a namespace whose certificate failed gets the default one. */
+gboolean st_net_set_tls_namespaces   (StNet *net, const char *const *names, GError **error);
+gboolean st_net_add_tls_namespace    (StNet *net, const char *name, GError **error);
+void     st_net_remove_tls_namespace (StNet *net, const char *name);
 
 /* Says goodbye to every connection (st_conn_shutdown), flushes, closes and
  * joins the threads. */

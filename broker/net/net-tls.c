@@ -189,30 +189,43 @@ server_san (const char *host)
   return g_string_free (san, FALSE);
 }
 
-/* The existing server certificate is kept while it is signed by this CA,
- * names the public host and has more than RENEW_DAYS left. */
+/* An existing certificate is kept while it matches its key, is signed by
+ * this CA, names every one of names (host names or IP addresses; NULL
+ * ends the list) and has more than RENEW_DAYS left. */
 static bool
-server_cert_usable (X509 *cert, EVP_PKEY *key, X509 *ca, const char *host)
+cert_usable (X509 *cert, EVP_PKEY *key, X509 *ca, const char *const *names)
 {
   EVP_PKEY *ca_pub = X509_get0_pubkey (ca);
   time_t soon = time (NULL) + (time_t) RENEW_DAYS * 86400;
+  bool ok = false;
 
   if (!cert || !key || X509_check_private_key (cert, key) != 1)
-    return false;
+    goto out;
   if (ca_pub == NULL || X509_verify (cert, ca_pub) != 1)
-    return false;
+    goto out;
   if (X509_cmp_time (X509_get0_notAfter (cert), &soon) <= 0)
-    return false;
-  if (host && *host)
+    goto out;
+  for (guint i = 0; names && names[i]; i++)
     {
-      int ok = g_hostname_is_ip_address (host)
-               ? X509_check_ip_asc (cert, host, 0)
-               : X509_check_host (cert, host, 0, 0, NULL);
-      if (ok != 1)
-        return false;
+      int r = g_hostname_is_ip_address (names[i])
+              ? X509_check_ip_asc (cert, names[i], 0)
+              : X509_check_host (cert, names[i], 0, 0, NULL);
+      if (r != 1)
+        goto out;
     }
+  ok = true;
+
+out:
   ERR_clear_error ();
-  return true;
+  return ok;
+}
+
+static bool
+server_cert_usable (X509 *cert, EVP_PKEY *key, X509 *ca, const char *host)
+{
+  const char *names[] = { host && *host ? host : NULL, NULL };
+
+  return cert_usable (cert, key, ca, names);
 }
 
 static gboolean
@@ -274,6 +287,11 @@ ensure_generated (NetTls *tls, const char *listener, GError **error)
         goto out;
     }
   ok = TRUE;
+  /* Namespace certificates are signed with it later. */
+  EVP_PKEY_free (tls->ca_key);
+  X509_free (tls->ca);
+  tls->ca_key = g_steal_pointer (&ca_key);
+  tls->ca = g_steal_pointer (&ca);
 
 out:
   if (!ok && error && *error && !g_str_has_prefix ((*error)->message, listener))
@@ -331,13 +349,7 @@ out_bio_create (BIO *bio)
 
 /* ---- Contexts --------------------------------------------------------- */
 
-/* Where a per-namespace certificate will be chosen by name: NULL keeps the
- * default context. */
-static SSL_CTX *
-select_ctx_for_name (StNet *net, const char *name)
-{
-  return NULL;
-}
+static SSL_CTX *ns_ctx_lookup (NetTls *tls, const char *hostname);
 
 static int
 on_servername (SSL *ssl, int *alert, void *arg)
@@ -351,14 +363,19 @@ on_servername (SSL *ssl, int *alert, void *arg)
   g_free (t->sni);
   t->sni = g_ascii_strdown (name, -1);
 
-  SSL_CTX *ctx = select_ctx_for_name (net, t->sni);
+  /* A broker's hostname gets its namespace's certificate; any other name
+   * (the public host, an IP, a namespace without one) the default. */
+  SSL_CTX *ctx = ns_ctx_lookup (&net->tls, t->sni);
   if (ctx)
-    SSL_set_SSL_CTX (ssl, ctx);
+    {
+      SSL_set_SSL_CTX (ssl, ctx);   /* takes its own reference */
+      SSL_CTX_free (ctx);
+    }
   return SSL_TLSEXT_ERR_OK;
 }
 
 static SSL_CTX *
-new_ctx (StNet *net, const char *cert_file, const char *key_file, const char *listener, GError **error)
+new_ctx_base (StNet *net, const char *listener, GError **error)
 {
   SSL_CTX *ctx = SSL_CTX_new (TLS_server_method ());
 
@@ -382,7 +399,16 @@ new_ctx (StNet *net, const char *cert_file, const char *key_file, const char *li
   SSL_CTX_set_read_ahead (ctx, 1);
   SSL_CTX_set_tlsext_servername_callback (ctx, on_servername);
   SSL_CTX_set_tlsext_servername_arg (ctx, net);
+  return ctx;
+}
 
+static SSL_CTX *
+new_ctx (StNet *net, const char *cert_file, const char *key_file, const char *listener, GError **error)
+{
+  SSL_CTX *ctx = new_ctx_base (net, listener, error);
+
+  if (ctx == NULL)
+    return NULL;
   if (SSL_CTX_use_certificate_chain_file (ctx, cert_file) != 1)
     {
       set_ssl_error (error, listener, "cannot load the certificate", cert_file);
@@ -410,17 +436,367 @@ tls_listener_name (StNet *net)
   return net->listen[ST_LISTENER_MQTTS] ? "mqtts" : "wss";
 }
 
+/* ---- Namespace certificates ------------------------------------------ *
+ *
+ * Only namespaces the control plane names get one: SNI comes from anyone,
+ * and a name in it must never make the server generate or write anything.
+ * The table the SNI callback reads is copied, changed and swapped whole. */
+
+static bool
+ns_enabled (NetTls *tls)
+{
+  return tls->ns_dir != NULL;
+}
+
+/* An RFC 1035 label as the store keeps it: also what makes it safe as a
+ * file name. */
+static bool
+ns_name_valid (const char *name)
+{
+  size_t len = name ? strlen (name) : 0;
+
+  if (len == 0 || len > 63 || name[0] == '-' || name[len - 1] == '-')
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!g_ascii_islower (name[i]) && !g_ascii_isdigit (name[i]) && name[i] != '-')
+      return false;
+  return true;
+}
+
+/* "<broker>.<ns>.<public_host>" or "<ns>.<public_host>" → ns (in a
+ * buffer of 64); hostname is lowercase. */
+static bool
+ns_from_hostname (const char *public_host, const char *hostname, char ns[64])
+{
+  size_t n = strlen (hostname), h = strlen (public_host);
+
+  if (n <= h + 1 || hostname[n - h - 1] != '.' || strcmp (hostname + n - h, public_host) != 0)
+    return false;
+
+  const char *start = hostname, *end = hostname + n - h - 1;
+  const char *dot = memchr (start, '.', end - start);
+  const char *label = dot ? dot + 1 : start;
+  size_t len = end - label;
+
+  if (dot == start || len == 0 || len > 63 || memchr (label, '.', len) != NULL)
+    return false;
+  memcpy (ns, label, len);
+  ns[len] = '\0';
+  return true;
+}
+
+/* A new reference to the namespace's context for hostname, or NULL.  On
+ * the I/O threads: the lock is held for the lookup alone. */
+static SSL_CTX *
+ns_ctx_lookup (NetTls *tls, const char *hostname)
+{
+  char ns[64];
+  SSL_CTX *ctx = NULL;
+
+  if (!ns_enabled (tls) || !ns_from_hostname (tls->public_host, hostname, ns))
+    return NULL;
+  g_mutex_lock (&tls->lock);
+  if (tls->ns_ctx)
+    ctx = g_hash_table_lookup (tls->ns_ctx, ns);
+  if (ctx)
+    SSL_CTX_up_ref (ctx);
+  g_mutex_unlock (&tls->lock);
+  return ctx;
+}
+
+static GHashTable *
+ns_table_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) SSL_CTX_free);
+}
+
+/* A copy of the published table, to change and publish (gen_lock held). */
+static GHashTable *
+ns_table_copy (NetTls *tls)
+{
+  GHashTable *copy = ns_table_new ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (tls->ns_ctx == NULL)
+    return copy;
+  g_hash_table_iter_init (&iter, tls->ns_ctx);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      SSL_CTX_up_ref (value);
+      g_hash_table_insert (copy, g_strdup (key), value);
+    }
+  return copy;
+}
+
+/* Swaps table in (taking it); the old one is freed outside the lock.
+ * Connections that picked a context keep it: their SSL holds a reference. */
+static void
+ns_table_publish (NetTls *tls, GHashTable *table)
+{
+  g_mutex_lock (&tls->lock);
+  GHashTable *old = tls->ns_ctx;
+  tls->ns_ctx = table;
+  g_mutex_unlock (&tls->lock);
+  g_clear_pointer (&old, g_hash_table_unref);
+}
+
+static char *
+ns_path (NetTls *tls, const char *ns, const char *ext)
+{
+  g_autofree char *base = g_strconcat (ns, ext, NULL);
+
+  return g_build_filename (tls->ns_dir, base, NULL);
+}
+
+/* The namespace's context from its cached certificate, renewed or made
+ * when that is missing, expiring, from another CA or for another public
+ * host (gen_lock held). */
+static SSL_CTX *
+ns_ctx_make (StNet *net, const char *ns, GError **error)
+{
+  NetTls *tls = &net->tls;
+  const char *listener = tls_listener_name (net);
+  g_autofree char *cert_path = ns_path (tls, ns, ".pem");
+  g_autofree char *key_path = ns_path (tls, ns, ".key");
+  g_autofree char *apex = g_strconcat (ns, ".", tls->public_host, NULL);
+  g_autofree char *probe = g_strconcat ("broker.", apex, NULL);
+  const char *names[] = { apex, probe, NULL };
+  EVP_PKEY *key = NULL;
+  X509 *cert = NULL;
+  SSL_CTX *ctx = NULL;
+
+  if (tls->ca == NULL || tls->ca_key == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "%s listener: namespace %s: no local CA to sign its certificate", listener, ns);
+      return NULL;
+    }
+  if (g_mkdir_with_parents (tls->ns_dir, 0700) < 0)
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                   "%s listener: cannot create '%s': %s", listener, tls->ns_dir, g_strerror (e));
+      return NULL;
+    }
+
+  key = load_key (key_path);
+  cert = load_cert (cert_path);
+  if (!cert_usable (cert, key, tls->ca, names))
+    {
+      g_autofree char *san = g_strdup_printf ("DNS:*.%s,DNS:%s", apex, apex);
+      g_autofree char *wildcard = g_strconcat ("*.", apex, NULL);
+
+      g_clear_pointer (&key, EVP_PKEY_free);
+      g_clear_pointer (&cert, X509_free);
+      g_info ("generating a certificate for namespace %s (%s)", ns, san);
+      key = EVP_EC_gen ("P-256");
+      /* The subject's CN is limited to 64 characters; the names that
+       * count are in subjectAltName anyway. */
+      cert = key ? make_cert (strlen (wildcard) <= 64 ? wildcard : ns, key, tls->ca, tls->ca_key,
+                              SERVER_DAYS, san) : NULL;
+      if (cert == NULL)
+        {
+          set_ssl_error (error, listener, "cannot generate a namespace certificate", ns);
+          goto out;
+        }
+      if (!save_key (key_path, key, error) || !save_cert (cert_path, cert, error))
+        {
+          g_prefix_error (error, "%s listener: namespace %s: ", listener, ns);
+          goto out;
+        }
+    }
+
+  ctx = new_ctx_base (net, listener, error);
+  if (ctx && (SSL_CTX_use_certificate (ctx, cert) != 1 || SSL_CTX_use_PrivateKey (ctx, key) != 1))
+    {
+      set_ssl_error (error, listener, "cannot use the certificate of namespace", ns);
+      g_clear_pointer (&ctx, SSL_CTX_free);
+    }
+
+out:
+  EVP_PKEY_free (key);
+  X509_free (cert);
+  return ctx;
+}
+
+static void
+ns_unlink (NetTls *tls, const char *ns)
+{
+  g_autofree char *cert_path = ns_path (tls, ns, ".pem");
+  g_autofree char *key_path = ns_path (tls, ns, ".key");
+
+  /* The key first: a certificate without its key is never used. */
+  if (g_unlink (key_path) < 0 && errno != ENOENT)
+    g_warning ("cannot remove '%s': %s", key_path, g_strerror (errno));
+  if (g_unlink (cert_path) < 0 && errno != ENOENT)
+    g_warning ("cannot remove '%s': %s", cert_path, g_strerror (errno));
+}
+
+/* Deletes the cached files of namespaces not in keep. */
+static void
+ns_remove_stale (NetTls *tls, GHashTable *keep)
+{
+  g_autoptr(GDir) dir = g_dir_open (tls->ns_dir, 0, NULL);
+  const char *entry;
+
+  while (dir && (entry = g_dir_read_name (dir)) != NULL)
+    {
+      const char *dot = strrchr (entry, '.');
+      if (dot == NULL || (strcmp (dot, ".pem") != 0 && strcmp (dot, ".key") != 0))
+        continue;
+      g_autofree char *ns = g_strndup (entry, dot - entry);
+      if (ns_name_valid (ns) && !g_hash_table_contains (keep, ns))
+        {
+          g_autofree char *path = g_build_filename (tls->ns_dir, entry, NULL);
+          g_debug ("removing the certificate file of a deleted namespace: %s", path);
+          g_unlink (path);
+        }
+    }
+}
+
+static bool
+ns_check_name (const char *name, GError **error)
+{
+  if (ns_name_valid (name))
+    return true;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "'%s' is not a namespace name (an RFC 1035 label in lowercase)", name);
+  return false;
+}
+
+gboolean
+net_tls_set_namespaces (StNet *net, const char *const *names, GError **error)
+{
+  NetTls *tls = &net->tls;
+  g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
+  GError *first = NULL;
+
+  if (!ns_enabled (tls))
+    return TRUE;
+
+  g_mutex_lock (&tls->gen_lock);
+  GHashTable *table = ns_table_new ();
+  for (guint i = 0; names && names[i]; i++)
+    {
+      GError *e = NULL;
+      SSL_CTX *ctx = NULL;
+
+      if (g_hash_table_contains (table, names[i]))
+        continue;
+      if (ns_check_name (names[i], &e))
+        {
+          g_hash_table_add (wanted, (gpointer) names[i]);
+          ctx = ns_ctx_make (net, names[i], &e);
+        }
+      if (ctx)
+        g_hash_table_insert (table, g_strdup (names[i]), ctx);
+      else if (first == NULL)
+        first = e;
+      else
+        {
+          g_warning ("%s", e->message);
+          g_error_free (e);
+        }
+    }
+  ns_remove_stale (tls, wanted);
+  ns_table_publish (tls, table);
+  g_mutex_unlock (&tls->gen_lock);
+
+  if (first)
+    {
+      g_propagate_error (error, first);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+net_tls_add_namespace (StNet *net, const char *name, GError **error)
+{
+  NetTls *tls = &net->tls;
+
+  if (!ns_enabled (tls))
+    return TRUE;
+  if (!ns_check_name (name, error))
+    return FALSE;
+
+  g_mutex_lock (&tls->gen_lock);
+  SSL_CTX *ctx = ns_ctx_make (net, name, error);
+  if (ctx)
+    {
+      GHashTable *table = ns_table_copy (tls);
+      g_hash_table_replace (table, g_strdup (name), ctx);
+      ns_table_publish (tls, table);
+    }
+  g_mutex_unlock (&tls->gen_lock);
+  return ctx != NULL;
+}
+
+void
+net_tls_remove_namespace (StNet *net, const char *name)
+{
+  NetTls *tls = &net->tls;
+
+  if (!ns_enabled (tls) || !ns_name_valid (name))
+    return;
+
+  g_mutex_lock (&tls->gen_lock);
+  if (tls->ns_ctx && g_hash_table_contains (tls->ns_ctx, name))
+    {
+      GHashTable *table = ns_table_copy (tls);
+      g_hash_table_remove (table, name);
+      ns_table_publish (tls, table);
+    }
+  ns_unlink (tls, name);
+  g_mutex_unlock (&tls->gen_lock);
+}
+
+/* Renews what needs it (a new CA, a new public host, expiry near) and
+ * rebuilds every namespace's context; one that fails keeps its old
+ * context (gen_lock held). */
+static void
+ns_reload (StNet *net)
+{
+  NetTls *tls = &net->tls;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (!ns_enabled (tls) || tls->ns_ctx == NULL)
+    return;
+  GHashTable *table = ns_table_new ();
+  g_hash_table_iter_init (&iter, tls->ns_ctx);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr(GError) error = NULL;
+      SSL_CTX *ctx = ns_ctx_make (net, key, &error);
+
+      if (ctx == NULL)
+        {
+          g_warning ("%s (it keeps its current certificate)", error->message);
+          SSL_CTX_up_ref (value);
+          ctx = value;
+        }
+      g_hash_table_insert (table, g_strdup (key), ctx);
+    }
+  ns_table_publish (tls, table);
+}
+
+/* ---- Set-up and reload ------------------------------------------------ */
+
 gboolean
 net_tls_init (StNet *net, const StNetConfig *config, const char *listener, GError **error)
 {
   NetTls *tls = &net->tls;
 
   g_mutex_init (&tls->lock);
+  g_mutex_init (&tls->gen_lock);
   tls->out_method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, "starling-tls-out");
   BIO_meth_set_write (tls->out_method, out_bio_write);
   BIO_meth_set_ctrl (tls->out_method, out_bio_ctrl);
   BIO_meth_set_create (tls->out_method, out_bio_create);
-  tls->public_host = g_strdup (config->public_host ? config->public_host : "localhost");
+  /* SNI names arrive lowercased and are compared with it. */
+  tls->public_host = g_ascii_strdown (config->public_host ? config->public_host : "localhost", -1);
   if (config->tls_cert_file || config->tls_key_file)
     {
       if (!config->tls_cert_file || !config->tls_key_file)
@@ -444,6 +820,9 @@ net_tls_init (StNet *net, const StNetConfig *config, const char *listener, GErro
       tls->cert_file = g_build_filename (tls->dir, "server.pem", NULL);
       tls->key_file = g_build_filename (tls->dir, "server.key", NULL);
       tls->ca_file = g_build_filename (tls->dir, "ca.pem", NULL);
+      /* Broker hostnames exist only under a DNS name. */
+      if (!g_hostname_is_ip_address (tls->public_host))
+        tls->ns_dir = g_build_filename (tls->dir, "namespaces", NULL);
       if (!ensure_generated (tls, listener, error))
         return FALSE;
     }
@@ -457,12 +836,17 @@ net_tls_clear (NetTls *tls)
   if (tls->ctx)
     SSL_CTX_free (tls->ctx);
   tls->ctx = NULL;
+  g_clear_pointer (&tls->ns_ctx, g_hash_table_unref);
+  g_clear_pointer (&tls->ca, X509_free);
+  g_clear_pointer (&tls->ca_key, EVP_PKEY_free);
+  g_clear_pointer (&tls->ns_dir, g_free);
   g_clear_pointer (&tls->cert_file, g_free);
   g_clear_pointer (&tls->key_file, g_free);
   g_clear_pointer (&tls->ca_file, g_free);
   g_clear_pointer (&tls->dir, g_free);
   g_clear_pointer (&tls->public_host, g_free);
   g_clear_pointer (&tls->out_method, BIO_meth_free);
+  g_mutex_clear (&tls->gen_lock);
   g_mutex_clear (&tls->lock);
 }
 
@@ -471,10 +855,15 @@ net_tls_reload (StNet *net, GError **error)
 {
   NetTls *tls = &net->tls;
   const char *listener = tls_listener_name (net);
+  SSL_CTX *ctx = NULL;
 
-  if (tls->dir && !ensure_generated (tls, listener, error))
-    return FALSE;
-  SSL_CTX *ctx = new_ctx (net, tls->cert_file, tls->key_file, listener, error);
+  /* Against namespace changes on the control thread: both use the CA. */
+  g_mutex_lock (&tls->gen_lock);
+  if (!tls->dir || ensure_generated (tls, listener, error))
+    ctx = new_ctx (net, tls->cert_file, tls->key_file, listener, error);
+  if (ctx)
+    ns_reload (net);
+  g_mutex_unlock (&tls->gen_lock);
   if (ctx == NULL)
     return FALSE;
 
