@@ -172,11 +172,11 @@ api_get_expiration (ApiRequest *req,
       return FALSE;
     }
   *value = json_node_get_int (node);
-  if (*value != -1 && *value <= 0)
+  if (*value != -1 && (*value <= 0 || *value > API_EXPIRATION_MAX))
     {
       api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_INVALID_VALUE,
-                 "“expiration” must be above 0 seconds, or -1 or null for none (not %" G_GINT64_FORMAT ")",
-                 *value);
+                 "“expiration” must be from 1 to %" G_GINT64_FORMAT " seconds, or -1 or null for none (not %" G_GINT64_FORMAT ")",
+                 API_EXPIRATION_MAX, *value);
       return FALSE;
     }
   return TRUE;

@@ -90,7 +90,14 @@ gboolean    api_get_string     (ApiRequest  *req,
                                 const char  *field,
                                 gboolean     required,
                                 const char **value);
-/* expiration: a whole number of seconds above 0, or -1 / null for none. */
+/* The longest expiration accepted, for brokers and credentials alike:
+ * 2^40 s (about 34,800 years).  Far beyond anything wrangler sends (its
+ * "1000y" is 2.2e11 s), yet now + it stays exact in a JavaScript number
+ * (2^53) and cannot overflow a JWT's exp. */
+#define API_EXPIRATION_MAX (G_GINT64_CONSTANT (1) << 40)
+
+/* expiration: a whole number of seconds from 1 to API_EXPIRATION_MAX, or
+ * -1 / null for none. */
 gboolean    api_get_expiration (ApiRequest  *req,
                                 JsonObject  *object,
                                 gboolean    *present,

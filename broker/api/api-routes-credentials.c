@@ -239,7 +239,8 @@ api_credentials (ApiRequest *req)
         return;
       }
   if (!query_int (req, "number", 1, MAX_CREDENTIALS, &number) ||
-      !query_int (req, "expiration", -1, G_MAXINT32, &expiration))
+      /* As wide as a broker's own: wrangler's "10y" is 2207520000 s. */
+      !query_int (req, "expiration", -1, API_EXPIRATION_MAX, &expiration))
     return;
   if (expiration == 0)
     {

@@ -535,6 +535,9 @@ test_brokers (Fixture *f, gconstpointer data)
   expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": 1.5}", 400, 10101);
   expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": 0}", 400, 10104);
   expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": -5}", 400, 10104);
+  /* Up to 2^40 s, the same bound as credentials' expiration. */
+  expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"expiration\": 1099511627777}", 400, 10104);
+  expect_error (f, "PATCH", b1, "{\"expiration\": 9223372036854775807}", 400, 10104);
   expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": \"https://x.example\"}", 400, 10101);
   expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": {}}", 400, 10103);
   expect_error (f, "POST", brokers, "{\"name\": \"b3\", \"on_publish\": {\"url\": 7}}", 400, 10101);
@@ -855,6 +858,18 @@ test_credentials (Fixture *f, gconstpointer data)
   g_autofree char *long_path = g_strconcat (creds, "?expiration=7200", NULL);
   g_autoptr(JsonObject) longer = call (f, "GET", long_path, NULL, 200);
   g_assert_cmpint (lifetime_of (only_token (longer, NULL)), ==, 3600);
+
+  /* wrangler turns "10y" into 2207520000 s (its year is 365 weeks): a
+   * credential may live as long as a broker's expiration may be. */
+  g_autoptr(JsonObject) unbounded = call (f, "POST", brokers, "{\"name\": \"forever\"}", 200);
+  g_autofree char *ten_y_path = g_strconcat (brokers, "/forever/credentials?expiration=2207520000", NULL);
+  g_autoptr(JsonObject) ten_y = call (f, "GET", ten_y_path, NULL, 200);
+  g_assert_cmpint (lifetime_of (only_token (ten_y, NULL)), ==, 2207520000);
+  g_autofree char *max_path = g_strconcat (brokers, "/forever/credentials?expiration=1099511627776", NULL);
+  g_autoptr(JsonObject) max = call (f, "GET", max_path, NULL, 200);
+  g_assert_cmpint (lifetime_of (only_token (max, NULL)), ==, G_GINT64_CONSTANT (1) << 40);
+  g_autofree char *over_path = g_strconcat (brokers, "/forever/credentials?expiration=1099511627777", NULL);
+  expect_error (f, "GET", over_path, NULL, 400, 10104);
 
   g_autofree char *acl_path = g_strconcat (creds, "?topicAcl=sensors%2F%23", NULL);
   g_autoptr(JsonObject) acl = call (f, "GET", acl_path, NULL, 200);
