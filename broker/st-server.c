@@ -178,6 +178,44 @@ st_server_new (const StServerConfig *config, GError **error)
   return server;
 }
 
+/* The control thread, when a namespace is created or deleted. */
+static void
+on_namespace_changed (const char *name, gboolean exists, gpointer user_data)
+{
+  StServer *server = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *folded = g_ascii_strdown (name, -1);
+
+  if (!exists)
+    st_net_remove_tls_namespace (server->net, folded);
+  else if (!st_net_add_tls_namespace (server->net, folded, &error))
+    g_warning ("%s (its brokers get the default certificate)", error->message);
+}
+
+/* Every namespace gets its TLS certificate before any client connects;
+ * one that cannot is only a warning: its brokers get the default
+ * certificate. */
+static void
+load_tls_namespaces (StServer *server)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = st_store_namespace_list (server->store, &error);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  if (list == NULL)
+    {
+      g_warning ("cannot list namespaces for their TLS certificates: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < list->len; i++)
+    g_ptr_array_add (names, ((StStoreNamespace *) g_ptr_array_index (list, i))->name);
+  if (server->config.dev)
+    g_ptr_array_add (names, (gpointer) "dev");
+  g_ptr_array_add (names, NULL);
+  if (!st_net_set_tls_namespaces (server->net, (const char *const *) names->pdata, &error))
+    g_warning ("%s (its brokers get the default certificate)", error->message);
+}
+
 gboolean
 st_server_start (StServer *server, GError **error)
 {
@@ -197,6 +235,7 @@ st_server_start (StServer *server, GError **error)
   server->net = st_net_new (server->engine, &net_config, error);
   if (server->net == NULL)
     return FALSE;
+  load_tls_namespaces (server);
   if (!st_net_start (server->net, error))
     {
       g_clear_pointer (&server->net, st_net_free);
@@ -211,9 +250,11 @@ st_server_start (StServer *server, GError **error)
       /* Endpoints name the port clients really reach, 8883 unless the
        * TLS listener is elsewhere. */
       st_net_get_address (server->net, ST_LISTENER_MQTTS, &mqtts_host, &mqtts_port);
+      st_api_server_set_namespace_func (server->api, on_namespace_changed, server);
       if (!st_api_server_start (server->api, server->config.api_listen, mqtts_port,
                                 st_net_get_ca_file (server->net), error))
         {
+          st_api_server_set_namespace_func (server->api, NULL, NULL);
           st_net_stop (server->net);
           g_clear_pointer (&server->net, st_net_free);
           return FALSE;
@@ -333,6 +374,7 @@ st_server_stop (StServer *server)
   /* The control thread first: no API request may change brokers while
    * the network goes down. */
   st_api_server_stop (server->api);
+  st_api_server_set_namespace_func (server->api, NULL, NULL);
   st_net_stop (server->net);
   /* Every client has been detached: what they were acknowledged is in the
    * store's queue, and goes to disk before the process may exit. Before

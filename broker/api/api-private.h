@@ -48,6 +48,9 @@ struct _StApiServer
    * thread starts, then touched by the control thread alone. */
   GHashTable   *engine_brokers;
 
+  StApiNamespaceFunc namespace_func;   /* see st_api_server_set_namespace_func */
+  gpointer      namespace_data;
+
   GMainContext *context;       /* the control thread's */
   GMainLoop    *loop;
   GThread      *thread;

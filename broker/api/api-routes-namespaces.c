@@ -64,6 +64,8 @@ api_namespaces_create (ApiRequest *req)
       return;
     }
   g_message ("namespace %s created", ns->name);
+  if (req->server->namespace_func)
+    req->server->namespace_func (ns->name, TRUE, req->server->namespace_data);
   api_reply (req, SOUP_STATUS_OK, namespace_node (ns));
 }
 
@@ -100,5 +102,7 @@ api_namespace_delete (ApiRequest *req)
   for (guint i = 0; i < brokers->len; i++)
     api_engine_remove_broker (req->server, ((StStoreBroker *) g_ptr_array_index (brokers, i))->id);
   g_message ("namespace %s deleted", req->ns);
+  if (req->server->namespace_func)
+    req->server->namespace_func (req->ns, FALSE, req->server->namespace_data);
   api_reply (req, SOUP_STATUS_OK, NULL);
 }

@@ -46,6 +46,17 @@ st_api_server_load_brokers (StApiServer *self, GError **error)
   return TRUE;
 }
 
+void
+st_api_server_set_namespace_func (StApiServer       *self,
+                                  StApiNamespaceFunc func,
+                                  gpointer           user_data)
+{
+  g_return_if_fail (self != NULL);
+
+  self->namespace_func = func;
+  self->namespace_data = user_data;
+}
+
 StApiServer *
 st_api_server_new (StStore    *store,
                    StEngine   *engine,

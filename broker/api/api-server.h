@@ -47,6 +47,16 @@ gboolean     st_api_server_get_address (StApiServer *self,
                                         char       **host,
                                         guint16     *port);
 
+/* Called on the control thread once a namespace is created (exists TRUE)
+ * or deleted (FALSE) through the API, before the answer leaves: the TLS
+ * layer makes or drops the namespace's certificate.  Set it while the
+ * server is stopped; func NULL unsets it. */
+typedef void (*StApiNamespaceFunc) (const char *name, gboolean exists, gpointer user_data);
+
+void         st_api_server_set_namespace_func (StApiServer       *self,
+                                               StApiNamespaceFunc func,
+                                               gpointer           user_data);
+
 /* Stops (st_api_server_stop) and frees. */
 void         st_api_server_free (StApiServer *self);
 
