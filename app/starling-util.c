@@ -227,3 +227,48 @@ starling_toast_error (GtkWidget    *widget,
     text = g_strdup (error->message);
   starling_toast (widget, text);
 }
+
+gint64
+starling_expiry_to_seconds (StarlingExpiryUnit unit,
+                            guint              amount)
+{
+  switch (unit)
+    {
+    case STARLING_EXPIRY_SECONDS:
+      return amount;
+    case STARLING_EXPIRY_HOURS:
+      return (gint64) amount * 3600;
+    case STARLING_EXPIRY_DAYS:
+      return (gint64) amount * 86400;
+    case STARLING_EXPIRY_NONE:
+    default:
+      return -1;
+    }
+}
+
+void
+starling_expiry_from_seconds (gint64              seconds,
+                              StarlingExpiryUnit *unit,
+                              guint              *amount)
+{
+  if (seconds <= 0)
+    {
+      *unit = STARLING_EXPIRY_NONE;
+      *amount = 1;
+    }
+  else if (seconds % 86400 == 0)
+    {
+      *unit = STARLING_EXPIRY_DAYS;
+      *amount = seconds / 86400;
+    }
+  else if (seconds % 3600 == 0)
+    {
+      *unit = STARLING_EXPIRY_HOURS;
+      *amount = seconds / 3600;
+    }
+  else
+    {
+      *unit = STARLING_EXPIRY_SECONDS;
+      *amount = MIN (seconds, G_MAXUINT);
+    }
+}

@@ -50,4 +50,20 @@ void      starling_toast_error         (GtkWidget    *widget,
                                         const char   *what,
                                         const GError *error);
 
+/* The expiration pickers' units, in the order their combo rows list them. */
+typedef enum {
+  STARLING_EXPIRY_NONE,
+  STARLING_EXPIRY_SECONDS,
+  STARLING_EXPIRY_HOURS,
+  STARLING_EXPIRY_DAYS,
+} StarlingExpiryUnit;
+
+/* unit and amount → seconds (-1 for none). */
+gint64    starling_expiry_to_seconds   (StarlingExpiryUnit unit,
+                                        guint              amount);
+/* seconds (<= 0: none) → the largest unit that divides it exactly. */
+void      starling_expiry_from_seconds (gint64              seconds,
+                                        StarlingExpiryUnit *unit,
+                                        guint              *amount);
+
 G_END_DECLS
