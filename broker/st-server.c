@@ -66,14 +66,55 @@ config_copy (StServerConfig *dst, const StServerConfig *src)
   dst->tls_key_file = g_strdup (src->tls_key_file);
 }
 
-/* A stable id for a broker created by name (the dev broker), so that it
- * keeps its id across restarts: 32 lowercase hex like every id. */
-static char *
-derived_id (const char *namespace_name, const char *broker_name)
+/* --dev: namespace "dev" and broker "local" with authType NONE exist in
+ * the store like any other (the API lists them, the app shows them, their
+ * MQTT state is kept), made when missing and set back to NONE when
+ * someone changed that. */
+static gboolean
+ensure_dev_broker (StStore *store, char **broker_id, GError **error)
 {
-  g_autofree char *key = g_strdup_printf ("starling-broker:%s/%s", namespace_name, broker_name);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(StStoreNamespace) ns = NULL;
+  g_autoptr(StStoreBroker) broker = NULL;
+  StStoreBroker values = {
+    .name = (char *) "local",
+    .description = (char *) "Anonymous broker for local development (starlingd --dev)",
+    .auth_type = ST_STORE_AUTH_NONE,
+    .expiration = -1,
+  };
 
-  return g_compute_checksum_for_string (G_CHECKSUM_MD5, key, -1);
+  ns = st_store_namespace_get (store, "dev", &local_error);
+  if (ns == NULL && g_error_matches (local_error, ST_STORE_ERROR, ST_STORE_ERROR_NOT_FOUND))
+    {
+      g_clear_error (&local_error);
+      ns = st_store_namespace_create (store, "dev", "Local development (starlingd --dev)",
+                                      &local_error);
+    }
+  if (ns == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  broker = st_store_broker_get (store, "dev", "local", &local_error);
+  if (broker == NULL && g_error_matches (local_error, ST_STORE_ERROR, ST_STORE_ERROR_NOT_FOUND))
+    {
+      g_clear_error (&local_error);
+      broker = st_store_broker_create (store, "dev", &values, &local_error);
+    }
+  else if (broker != NULL && broker->auth_type != ST_STORE_AUTH_NONE)
+    {
+      g_clear_pointer (&broker, st_store_broker_free);
+      broker = st_store_broker_update (store, "dev", "local", &values, ST_STORE_BROKER_AUTH_TYPE,
+                                       &local_error);
+    }
+  if (broker == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  *broker_id = g_strdup (broker->id);
+  return TRUE;
 }
 
 /* A data directory's first start (no API token yet) gets an admin token,
@@ -116,6 +157,8 @@ ensure_admin_token (StServer *server, GError **error)
 StServer *
 st_server_new (const StServerConfig *config, GError **error)
 {
+  g_autofree char *dev_broker_id = NULL;
+
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (config->data_dir != NULL, NULL);
 
@@ -153,7 +196,8 @@ st_server_new (const StServerConfig *config, GError **error)
   st_engine_set_public_host (server->engine, server->config.public_host);
 
   server->store = st_store_open (server->config.data_dir, error);
-  if (server->store == NULL || !ensure_admin_token (server, error))
+  if (server->store == NULL || !ensure_admin_token (server, error)
+      || (server->config.dev && !ensure_dev_broker (server->store, &dev_broker_id, error)))
     {
       st_server_free (server);
       return NULL;
@@ -168,12 +212,9 @@ st_server_new (const StServerConfig *config, GError **error)
       return NULL;
     }
 
-  if (server->config.dev)
-    {
-      g_autofree char *id = derived_id ("dev", "local");
-      StBroker *broker = st_engine_add_broker (server->engine, id, "dev", "local", ST_AUTH_NONE);
-      st_engine_set_default_broker (server->engine, broker);
-    }
+  if (dev_broker_id)
+    st_engine_set_default_broker (server->engine,
+                                  st_api_server_get_engine_broker (server->api, dev_broker_id));
 
   return server;
 }

@@ -32,6 +32,14 @@ api_engine_remove_broker (StApiServer *server, const char *broker_id)
   st_engine_remove_broker (server->engine, b);
 }
 
+StBroker *
+st_api_server_get_engine_broker (StApiServer *self, const char *broker_id)
+{
+  g_return_val_if_fail (self != NULL && broker_id != NULL, NULL);
+
+  return g_hash_table_lookup (self->engine_brokers, broker_id);
+}
+
 gboolean
 st_api_server_load_brokers (StApiServer *self, GError **error)
 {

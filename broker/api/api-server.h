@@ -29,6 +29,10 @@ StApiServer *st_api_server_new  (StStore    *store,
 gboolean     st_api_server_load_brokers (StApiServer *self,
                                          GError     **error);
 
+/* The engine's broker for a stored broker id, once loaded; NULL if none. */
+StBroker    *st_api_server_get_engine_broker (StApiServer *self,
+                                              const char  *broker_id);
+
 /* Binds listen ("ADDR:PORT", "[IPV6]:PORT"; port 0 picks one) and starts
  * the control thread.  mqtts_port goes into brokers' endpoints; ca_file
  * (NULL: none) is served at …/pubsub/ca.  Errors name the address. */

@@ -424,6 +424,9 @@ st_broker_remove (StBroker *b)
   gpointer v;
 
   st_broker_lock (b);
+  /* Queued before removed is set, so that it follows every write this
+   * broker made; after it, the broker writes nothing (st-persist.c). */
+  st_persist_broker_removed (b);
   b->removed = true;
   g_hash_table_iter_init (&it, b->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v))

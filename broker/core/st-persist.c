@@ -3,10 +3,14 @@
 #include "st-persist.h"
 #include "st-engine-private.h"
 
+/* A removed broker writes nothing more: st_broker_remove() has queued the
+ * deletion of all its rows, and a late write (a connection that ends after
+ * the removal) would bring a row back. Callers hold the broker's lock, as
+ * st_broker_remove() does when it sets removed. */
 static inline StMqttStore *
 broker_store (StBroker *b)
 {
-  return b && b->engine ? b->engine->store : NULL;
+  return b && b->engine && !b->removed ? b->engine->store : NULL;
 }
 
 /* A message is stored once whichever sessions hold it; its id is set the
@@ -169,6 +173,15 @@ st_persist_qos2_released (StSession *s, uint16_t packet_id)
 {
   if (s->store_id)
     st_mqtt_store_qos2_delete (broker_store (s->broker), s->store_id, packet_id);
+}
+
+void
+st_persist_broker_removed (StBroker *b)
+{
+  StMqttStore *store = broker_store (b);
+
+  if (store)
+    st_mqtt_store_broker_delete (store, b->id);
 }
 
 bool

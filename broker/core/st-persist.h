@@ -41,6 +41,10 @@ void     st_persist_qos2_released     (StSession *s, uint16_t packet_id);
 /* durability = always: PUBACK, PUBREC and PUBCOMP wait until what they
  * confirm is on disk. Then st_persist_after_commit() calls func (data) on
  * the store thread once everything queued so far is synced. */
+/* The broker is being deleted: its stored state goes too. Call with the
+ * broker locked, before setting removed (after it nothing is written). */
+void     st_persist_broker_removed    (StBroker *b);
+
 bool     st_persist_acks_wait         (StBroker *b);
 void     st_persist_after_commit      (StBroker *b, void (*func) (gpointer data), gpointer data);
 

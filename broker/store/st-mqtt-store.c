@@ -28,6 +28,7 @@ typedef enum {
   OP_DELIVERY_DELETE,
   OP_QOS2_ADD,
   OP_QOS2_DELETE,
+  OP_BROKER_DELETE,    /* every row of a broker (str: its id) */
   OP_SYNC,             /* flush or load: commit, run, wake the caller */
   OP_NOTIFY,           /* commit, then call func (extra) */
   OP_NOP,              /* folded away (fold_batch) */
@@ -76,6 +77,9 @@ typedef enum {
   S_SESSION_PUT,
   S_SESSION_DELETE,
   S_SESSION_MESSAGES,
+  S_BROKER_SESSIONS,
+  S_BROKER_RETAINED,
+  S_BROKER_RETAINED_DELETE,
   S_SESSION_DELIVERIES_DELETE,
   S_SESSION_SUBS_DELETE,
   S_SESSION_QOS2_DELETE,
@@ -116,6 +120,9 @@ static const char *const stmt_sql[N_STMTS] = {
     " ON CONFLICT (id) DO UPDATE SET version = ?4, expiry = ?5, disconnected_at = ?6",
   [S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
   [S_SESSION_MESSAGES] = "SELECT message FROM deliveries WHERE session = ?1",
+  [S_BROKER_SESSIONS] = "SELECT id FROM sessions WHERE broker = ?1",
+  [S_BROKER_RETAINED] = "SELECT message FROM retained WHERE broker = ?1",
+  [S_BROKER_RETAINED_DELETE] = "DELETE FROM retained WHERE broker = ?1",
   [S_SESSION_DELIVERIES_DELETE] = "DELETE FROM deliveries WHERE session = ?1",
   [S_SESSION_SUBS_DELETE] = "DELETE FROM subscriptions WHERE session = ?1",
   [S_SESSION_QOS2_DELETE] = "DELETE FROM qos2_in WHERE session = ?1",
@@ -606,6 +613,45 @@ session_delete (StMqttStore *store, int64_t session_id)
 }
 
 static void
+column_ids (StMqttStore *store, StmtId id, const char *broker_id, GArray *out)
+{
+  sqlite3_stmt *st = stmt (store, id);
+
+  if (!st)
+    return;
+  sqlite3_bind_text (st, 1, broker_id, -1, SQLITE_STATIC);
+  while (sqlite3_step (st) == SQLITE_ROW)
+    {
+      int64_t v = sqlite3_column_int64 (st, 0);
+      g_array_append_val (out, v);
+    }
+  done (st);
+}
+
+static void
+broker_delete (StMqttStore *store, const char *broker_id)
+{
+  g_autoptr (GArray) sessions = g_array_new (FALSE, FALSE, sizeof (int64_t));
+  g_autoptr (GArray) msgs = g_array_new (FALSE, FALSE, sizeof (int64_t));
+  sqlite3_stmt *st;
+
+  column_ids (store, S_BROKER_SESSIONS, broker_id, sessions);
+  for (guint i = 0; i < sessions->len; i++)
+    session_delete (store, g_array_index (sessions, int64_t, i));
+
+  column_ids (store, S_BROKER_RETAINED, broker_id, msgs);
+  if ((st = stmt (store, S_BROKER_RETAINED_DELETE)))
+    {
+      sqlite3_bind_text (st, 1, broker_id, -1, SQLITE_STATIC);
+      run (store, st, "deleting a broker's retained messages");
+    }
+  for (guint i = 0; i < msgs->len; i++)
+    message_unref (store, g_array_index (msgs, int64_t, i));
+  g_debug ("%s: broker %s removed: %u sessions, %u retained messages", store->path, broker_id,
+           sessions->len, msgs->len);
+}
+
+static void
 delivery_delete (StMqttStore *store, int64_t delivery_id)
 {
   sqlite3_stmt *st = stmt (store, S_DELIVERY_GET);
@@ -714,6 +760,10 @@ apply (StMqttStore *store, Op *op)
       sqlite3_bind_int64 (st, 1, op->session_id);
       sqlite3_bind_int (st, 2, op->packet_id);
       run (store, st, "storing a QoS 2 packet id");
+      break;
+
+    case OP_BROKER_DELETE:
+      broker_delete (store, op->str);
       break;
 
     case OP_SYNC:
@@ -1140,6 +1190,12 @@ store_thread (gpointer data)
 static bool
 push (StMqttStore *store, Op *op)
 {
+  /* No store (a removed broker's late change): nothing to write. */
+  if (store == NULL)
+    {
+      op_clear (op);
+      return false;
+    }
   pthread_mutex_lock (&store->lock);
   if (G_UNLIKELY (store->closed))
     {
@@ -1473,6 +1529,15 @@ st_mqtt_store_session_delete (StMqttStore *store, int64_t session_id)
 {
   Op op = { .type = OP_SESSION_DELETE, .id = session_id };
 
+  push (store, &op);
+}
+
+void
+st_mqtt_store_broker_delete (StMqttStore *store, const char *broker_id)
+{
+  Op op = { .type = OP_BROKER_DELETE, .str = g_strdup (broker_id) };
+
+  g_return_if_fail (store != NULL && broker_id != NULL);
   push (store, &op);
 }
 

@@ -102,6 +102,10 @@ void st_mqtt_store_session_put   (StMqttStore *store, int64_t session_id,
 /* Removes a session with its subscriptions, deliveries and QoS 2 ids. */
 void st_mqtt_store_session_delete (StMqttStore *store, int64_t session_id);
 
+/* Removes everything of a deleted broker: its retained messages and its
+ * sessions with their contents. Queue it after the broker's last write. */
+void st_mqtt_store_broker_delete (StMqttStore *store, const char *broker_id);
+
 void st_mqtt_store_sub_put       (StMqttStore *store, int64_t session_id,
                                   MqttBytes filter, const MqttSubOptions *opts,
                                   uint32_t sub_id);

@@ -686,6 +686,60 @@ test_file_mode (void)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 }
 
+/* Deleting a broker removes its retained messages and sessions with their
+ * contents, keeps another broker's, and leaves no message row behind, even
+ * one that both brokers' rows shared; the deletion survives a reopen. */
+static void
+test_broker_delete (void)
+{
+  StMqttStore *store = open_store (ST_DURABILITY_OFF);
+  g_autoptr (StMessage) msg = make_message ("gone/t", "bye", 1, true);
+  g_autoptr (StMessage) kept = make_message ("kept/t", "stay", 1, false);
+  MqttSubOptions opts = { .qos = 1 };
+  int64_t mid = st_mqtt_store_new_id (store), kid = st_mqtt_store_new_id (store);
+  int64_t s1 = st_mqtt_store_new_id (store), s2 = st_mqtt_store_new_id (store);
+  int64_t s3 = st_mqtt_store_new_id (store);
+  Found f;
+
+  msg->retain = true;
+  kept->retain = true;
+  st_mqtt_store_retain_set (store, "gone", mid, msg);
+  st_mqtt_store_session_put (store, s1, "gone", "c1", MQTT_V5, 600, 0);
+  st_mqtt_store_session_put (store, s2, "gone", "c2", MQTT_V5, 600, 0);
+  st_mqtt_store_sub_put (store, s1, MQTT_BYTES_STR ("gone/#"), &opts, 0);
+  st_mqtt_store_delivery_add (store, st_mqtt_store_new_id (store), s1, mid, msg, 1, false,
+                              ST_MQTT_STORE_QUEUED, 0, NULL, 0);
+  st_mqtt_store_qos2_add (store, s2, 7);
+  st_mqtt_store_retain_set (store, "kept", kid, kept);
+  st_mqtt_store_session_put (store, s3, "kept", "c1", MQTT_V5, 600, 0);
+  st_mqtt_store_delivery_add (store, st_mqtt_store_new_id (store), s3, kid, kept, 1, false,
+                              ST_MQTT_STORE_QUEUED, 0, NULL, 0);
+  st_mqtt_store_flush (store);
+  g_assert_cmpint (count_rows ("sessions"), ==, 3);
+  g_assert_cmpint (count_rows ("messages"), ==, 2);
+
+  st_mqtt_store_broker_delete (store, "gone");
+  st_mqtt_store_flush (store);
+  g_assert_cmpint (count_rows ("sessions"), ==, 1);
+  g_assert_cmpint (count_rows ("subscriptions"), ==, 0);
+  g_assert_cmpint (count_rows ("qos2_in"), ==, 0);
+  g_assert_cmpint (count_rows ("retained"), ==, 1);
+  g_assert_cmpint (count_rows ("deliveries"), ==, 1);
+  g_assert_cmpint (count_rows ("messages"), ==, 1);
+
+  st_mqtt_store_close (store);
+  store = open_store (ST_DURABILITY_OFF);
+  load (store, "gone", &f);
+  g_assert_cmpuint (f.sessions->len, ==, 0);
+  g_assert_cmpuint (f.retained->len, ==, 0);
+  found_clear (&f);
+  load (store, "kept", &f);
+  g_assert_cmpuint (f.sessions->len, ==, 1);
+  g_assert_cmpuint (f.retained->len, ==, 1);
+  found_clear (&f);
+  st_mqtt_store_close (store);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -696,6 +750,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mqtt-store/session", test_session);
   g_test_add_func ("/mqtt-store/shared-message", test_shared_message);
   g_test_add_func ("/mqtt-store/expiry", test_expiry);
+  g_test_add_func ("/mqtt-store/broker-delete", test_broker_delete);
   g_test_add_func ("/mqtt-store/threads", test_threads);
   g_test_add_func ("/mqtt-store/after-commit", test_after_commit);
   g_test_add_func ("/mqtt-store/newer-schema", test_newer_schema);

@@ -220,6 +220,78 @@ def _(t):
     c.expect_nothing(0.5, "expired message")
 
 
+@case("deleting the broker through the API deletes its stored state", versions=(5,))
+def _(t):
+    import json
+    import sqlite3
+    import urllib.request
+    import mqttwire
+    b = mqttwire.Broker()
+    try:
+        b.start()
+        topic = t.topic()
+        cid = t.cid("s")
+        sub = mqttwire.Client(b, 5)
+        sub.send(connect_packet(5, cid, props={P_SESSION_EXPIRY: 600}))
+        sub.expect(CONNACK)
+        sub.subscribe([(topic + "/#", 1)])
+        pub = mqttwire.Client(b, 5)
+        pub.send(connect_packet(5, t.cid()))
+        pub.expect(CONNACK)
+        pub.publish(topic + "/r", b"retained", qos=1, retain=True)
+        sub.expect_publish(topic + "/r", b"retained", qos=1)
+        db = os.path.join(b.data_dir, "mqtt.db")
+
+        def count(table):
+            con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+            try:
+                return con.execute("SELECT COUNT(*) FROM %s" % table).fetchone()[0]
+            finally:
+                con.close()
+
+        def wait_for(table, want):
+            deadline = time.monotonic() + 5
+            while count(table) != want and time.monotonic() < deadline:
+                time.sleep(0.05)
+            eq(count(table), want, "rows in %s" % table)
+
+        wait_for("retained", 1)
+        wait_for("sessions", 1)
+        with open(os.path.join(b.data_dir, "admin-token")) as f:
+            token = f.read().strip()
+        host, port = b.ports["api"]
+        base = "http://%s:%d/client/v4" % (host, port)
+
+        def api(method, path):
+            req = urllib.request.Request(base + path, method=method,
+                                         headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return json.load(r)
+
+        account = api("GET", "/memberships")["result"][0]["account"]["id"]
+        # --dev's broker is a stored broker like any other
+        listed = api("GET", "/accounts/%s/pubsub/namespaces/dev/brokers" % account)["result"]
+        eq([(x["name"], x["authType"]) for x in listed], [("local", "NONE")], "brokers of dev")
+        api("DELETE", "/accounts/%s/pubsub/namespaces/dev/brokers/local" % account)
+        d = sub.expect(DISCONNECT)
+        eq(d.rc, 0x8B, "DISCONNECT reason when the broker is deleted")
+        wait_for("retained", 0)
+        wait_for("sessions", 0)
+        wait_for("subscriptions", 0)
+        wait_for("messages", 0)
+        # --dev makes the broker anew on the next start: empty, nothing revived
+        b.stop()
+        b.start(reuse_dir=b.dir)
+        sub = mqttwire.Client(b, 5)
+        sub.send(connect_packet(5, cid, clean=False, props={P_SESSION_EXPIRY: 600}))
+        eq(sub.expect(CONNACK).session_present, 0, "session present after the broker was deleted")
+        sub.subscribe([(topic + "/#", 1)])
+        sub.expect_nothing(0.5, "retained message of the deleted broker")
+    finally:
+        b.stop()
+        b.cleanup()
+
+
 @case("--durability always: PUBACKed state survives SIGKILL", versions=(5,))
 def _(t):
     import signal
