@@ -9,6 +9,9 @@ STARLING_DEBS=(
   libglib2.0-dev libssl-dev libjson-glib-dev libsqlite3-dev libsoup-3.0-dev
   mosquitto-clients libpaho-mqtt-dev
   clang libclang-rt-14-dev
+  # the desktop app, and its tests under a virtual X server
+  libgtk-4-dev libadwaita-1-dev gettext desktop-file-utils appstream
+  xvfb xauth
 )
 
 starling_install_debs () {
