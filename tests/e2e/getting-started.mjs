@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const WAIT_MS = 10000;          // any single wait
@@ -42,13 +42,15 @@ function readyPort(json, name) {
   return Number.isInteger(port) && port > 0 ? port : null;
 }
 
-async function startDaemon() {
+// dir: a previous daemon's, to start again on its data.
+async function startDaemon(dir = null) {
   const starlingd = process.env.STARLINGD;
   if (!starlingd)
     throw new Error('STARLINGD is not set (meson\'s test_env sets it)');
-  const dir = mkdtempSync(join(tmpdir(), 'starling-e2e-'));
+  dir ??= mkdtempSync(join(tmpdir(), 'starling-e2e-'));
   const dataDir = join(dir, 'data');
   const readyFile = join(dir, 'ready.json');
+  rmSync(readyFile, { force: true });
   // stdout would corrupt the TAP stream: send it to our stderr.
   const proc = spawn(starlingd, [
     '--data-dir', dataDir, '--ready-file', readyFile,
@@ -83,8 +85,9 @@ async function startDaemon() {
                   (exited ? ` (it exited: ${JSON.stringify(exited)})` : ''));
 }
 
-// SIGTERM, then SIGKILL after 5 s; returns how it exited.
-async function stopDaemon(d) {
+// SIGTERM, then SIGKILL after 5 s; returns how it exited.  The data go
+// too unless keep.
+async function stopDaemon(d, { keep = false } = {}) {
   if (!d)
     return null;
   let status = d.exited();
@@ -96,7 +99,8 @@ async function stopDaemon(d) {
       await Promise.race([d.exit, sleep(5000)]);
     }
   }
-  rmSync(d.dir, { recursive: true, force: true });
+  if (!keep)
+    rmSync(d.dir, { recursive: true, force: true });
   return status;
 }
 
@@ -133,6 +137,26 @@ class Api {
   }
 }
 
+// The API client of the daemon's data directory, and the account's prefix.
+async function adminApi(d) {
+  const token = readFileSync(join(d.dataDir, 'admin-token'), 'utf8').trim();
+  const api = new Api(d.api, token);
+  const memberships = await api.call('GET', '/memberships');
+  const account = memberships?.[0]?.account?.id;
+  assert.match(account ?? '', /^[0-9a-f]{32}$/, 'GET /memberships names the account');
+  return { api, token, pubsub: `/accounts/${account}/pubsub` };
+}
+
+async function fetchCa({ api, token, pubsub }) {
+  const res = await fetch(`${api.base}${pubsub}/ca`, {
+    headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(WAIT_MS),
+  });
+  assert.equal(res.status, 200);
+  const ca = await res.text();
+  assert.match(ca, /^-----BEGIN CERTIFICATE-----/);
+  return ca;
+}
+
 function jwtClaims(token) {
   const parts = token.split('.');
   assert.equal(parts.length, 3, 'a credential is a JWT');
@@ -152,6 +176,30 @@ function lookupLoopback(hostname, options, callback) {
     callback(null, [{ address: '127.0.0.1', family: 4 }]);
   else
     callback(null, '127.0.0.1', 4);
+}
+
+// A TLS handshake to hostname (SNI and verified name) trusting ca only;
+// resolves once verified, rejects with the TLS error.
+function tlsHandshake(port, hostname, ca) {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: hostname, port, servername: hostname, ca, rejectUnauthorized: true,
+      lookup: lookupLoopback, timeout: WAIT_MS,
+    });
+    socket.once('secureConnect', () => {
+      const cert = socket.getPeerCertificate();
+      socket.destroy();
+      resolve(cert);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(new Error(`TLS handshake with ${hostname}: nothing within ${WAIT_MS} ms`));
+    });
+    socket.once('error', (e) => {
+      socket.destroy();
+      reject(e);
+    });
+  });
 }
 
 function waitFor(emitter, event, ms, what) {
@@ -205,12 +253,8 @@ function defineTests() {
 
   test('getting started: namespace, broker, two 48 h tokens, TLS by endpoint hostname, revocation',
        { timeout: 90000 }, async (t) => {
-    const token = readFileSync(join(daemon.dataDir, 'admin-token'), 'utf8').trim();
-    const api = new Api(daemon.api, token);
-    const memberships = await api.call('GET', '/memberships');
-    const account = memberships?.[0]?.account?.id;
-    assert.match(account ?? '', /^[0-9a-f]{32}$/, 'GET /memberships names the account');
-    const pubsub = `/accounts/${account}/pubsub`;
+    const admin = await adminApi(daemon);
+    const { api, pubsub } = admin;
     const brokerPath = `${pubsub}/namespaces/${NS}/brokers/${BROKER}`;
 
     // wrangler pubsub namespace create / broker create
@@ -233,12 +277,7 @@ function defineTests() {
     const url = `mqtts://${endpoint.hostname}:${endpoint.port}`;
 
     // The local CA, and nothing else, is trusted.
-    const caRes = await fetch(`${api.base}${pubsub}/ca`, {
-      headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(WAIT_MS),
-    });
-    assert.equal(caRes.status, 200);
-    const ca = await caRes.text();
-    assert.match(ca, /^-----BEGIN CERTIFICATE-----/);
+    const ca = await fetchCa(admin);
 
     // wrangler pubsub broker issue --number 2 --expiration 48h
     const creds = await api.call('GET', `${brokerPath}/credentials?number=2&type=TOKEN&expiration=172800`);
@@ -336,5 +375,40 @@ function defineTests() {
       const again = await connect(subId);
       assert.equal(again.connected, true);
     });
+  });
+
+  test('namespace certificates: made on creation, gone on deletion, loaded again at start-up',
+       { timeout: 60000 }, async () => {
+    let admin = await adminApi(daemon);
+    const ca = await fetchCa(admin);
+    const nsDir = join(daemon.dataDir, 'tls', 'namespaces');
+    const kept = 'kept-namespace', dropped = 'dropped-namespace';
+
+    for (const name of [kept, dropped]) {
+      await admin.api.call('POST', `${admin.pubsub}/namespaces`, { name });
+      assert.ok(existsSync(join(nsDir, `${name}.pem`)), `${name}.pem exists once the API answered`);
+      const cert = await tlsHandshake(daemon.mqtts, `b.${name}.${PUBLIC_HOST}`, ca);
+      assert.match(cert.subjectaltname, new RegExp(`DNS:\\*\\.${name}\\.${PUBLIC_HOST}`));
+    }
+
+    await admin.api.call('DELETE', `${admin.pubsub}/namespaces/${dropped}`);
+    assert.equal(existsSync(join(nsDir, `${dropped}.pem`)), false, 'the certificate file is gone');
+    assert.equal(existsSync(join(nsDir, `${dropped}.key`)), false, 'the key file is gone');
+    await assert.rejects(tlsHandshake(daemon.mqtts, `b.${dropped}.${PUBLIC_HOST}`, ca), (e) => {
+      assert.equal(e?.code, 'ERR_TLS_CERT_ALTNAME_INVALID', String(e));
+      return true;
+    });
+
+    // A restart on the same data: the remaining namespace's certificate
+    // is loaded (not made again) before clients come.
+    const pem = readFileSync(join(nsDir, `${kept}.pem`), 'utf8');
+    const status = await stopDaemon(daemon, { keep: true });
+    assert.deepEqual(status, { code: 0, signal: null }, 'starlingd did not exit cleanly on SIGTERM');
+    daemon = await startDaemon(daemon.dir);
+    await tlsHandshake(daemon.mqtts, `b.${kept}.${PUBLIC_HOST}`, ca);
+    assert.equal(readFileSync(join(nsDir, `${kept}.pem`), 'utf8'), pem, 'the cached certificate is reused');
+    admin = await adminApi(daemon);
+    const names = (await admin.api.call('GET', `${admin.pubsub}/namespaces`)).map((n) => n.name);
+    assert.ok(names.includes(kept) && !names.includes(dropped));
   });
 }
