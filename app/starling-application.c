@@ -9,7 +9,13 @@
 
 struct _StarlingApplication
 {
-  AdwApplication parent_instance;
+  AdwApplication    parent_instance;
+
+  GSettings        *settings;
+  GListStore       *servers;
+  StarlingEmbedded *embedded;
+  StarlingServer   *embedded_server;
+  GError           *embedded_error;
 };
 
 G_DEFINE_FINAL_TYPE (StarlingApplication, starling_application, ADW_TYPE_APPLICATION)
@@ -22,6 +28,129 @@ starling_application_new (void)
                        "flags", G_APPLICATION_DEFAULT_FLAGS,
                        "resource-base-path", "/io/github/starlingmq/Starling",
                        NULL);
+}
+
+GSettings *
+starling_application_get_settings (StarlingApplication *self)
+{
+  g_return_val_if_fail (STARLING_IS_APPLICATION (self), NULL);
+  return self->settings;
+}
+
+GListModel *
+starling_application_get_servers (StarlingApplication *self)
+{
+  g_return_val_if_fail (STARLING_IS_APPLICATION (self), NULL);
+  return G_LIST_MODEL (self->servers);
+}
+
+StarlingServer *
+starling_application_get_embedded_server (StarlingApplication *self)
+{
+  g_return_val_if_fail (STARLING_IS_APPLICATION (self), NULL);
+  return self->embedded_server;
+}
+
+const GError *
+starling_application_get_embedded_error (StarlingApplication *self)
+{
+  g_return_val_if_fail (STARLING_IS_APPLICATION (self), NULL);
+  return self->embedded_error;
+}
+
+static gboolean
+find_position (StarlingApplication *self,
+               const char          *id,
+               guint               *position)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->servers));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(StarlingServer) server = g_list_model_get_item (G_LIST_MODEL (self->servers), i);
+
+      if (g_strcmp0 (starling_server_get_id (server), id) == 0)
+        {
+          *position = i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+StarlingServer *
+starling_application_find_server (StarlingApplication *self,
+                                  const char          *id)
+{
+  guint position;
+  g_autoptr(StarlingServer) server = NULL;
+
+  g_return_val_if_fail (STARLING_IS_APPLICATION (self), NULL);
+
+  if (id == NULL || !find_position (self, id, &position))
+    return NULL;
+  /* The store keeps it alive. */
+  server = g_list_model_get_item (G_LIST_MODEL (self->servers), position);
+  return server;
+}
+
+static void
+save_servers (StarlingApplication *self)
+{
+  g_settings_set_value (self->settings, "servers",
+                        starling_server_list_to_variant (G_LIST_MODEL (self->servers)));
+}
+
+StarlingServer *
+starling_application_add_server (StarlingApplication *self,
+                                 StarlingServer      *server)
+{
+  guint position;
+
+  g_return_val_if_fail (STARLING_IS_APPLICATION (self), NULL);
+  g_return_val_if_fail (STARLING_IS_SERVER (server), NULL);
+  g_return_val_if_fail (!starling_server_is_embedded (server), NULL);
+
+  /* The same URL again is a new token for it, not a second entry. */
+  if (find_position (self, starling_server_get_id (server), &position))
+    g_list_store_splice (self->servers, position, 1, (gpointer *) &server, 1);
+  else
+    g_list_store_append (self->servers, server);
+  save_servers (self);
+  return server;
+}
+
+void
+starling_application_remove_server (StarlingApplication *self,
+                                    StarlingServer      *server)
+{
+  guint position;
+
+  g_return_if_fail (STARLING_IS_APPLICATION (self));
+  g_return_if_fail (STARLING_IS_SERVER (server));
+
+  if (starling_server_is_embedded (server)
+      || !g_list_store_find (self->servers, server, &position))
+    return;
+  g_list_store_remove (self->servers, position);
+  save_servers (self);
+}
+
+static void
+embedded_started (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(StarlingApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!starling_embedded_start_finish (STARLING_EMBEDDED (source), result, &error))
+    {
+      /* The window shows it on the embedded server's page. */
+      g_propagate_error (&self->embedded_error, g_steal_pointer (&error));
+      g_object_notify (G_OBJECT (self->embedded_server), "ready");
+    }
+  g_application_release (G_APPLICATION (self));
 }
 
 static void
@@ -89,7 +218,24 @@ starling_application_startup (GApplication *app)
   static const char *refresh_accels[] = { "F5", "<Control>r", NULL };
   static const char *add_server_accels[] = { "<Control><Shift>n", NULL };
 
+  StarlingApplication *self = STARLING_APPLICATION (app);
+  g_autoptr(GPtrArray) saved = NULL;
+  g_autoptr(GVariant) saved_value = NULL;
+
   G_APPLICATION_CLASS (starling_application_parent_class)->startup (app);
+
+  self->settings = g_settings_new (APP_ID);
+  self->servers = g_list_store_new (STARLING_TYPE_SERVER);
+  self->embedded = starling_embedded_new (NULL);
+  self->embedded_server = starling_server_new_embedded (self->embedded);
+  g_list_store_append (self->servers, self->embedded_server);
+  saved_value = g_settings_get_value (self->settings, "servers");
+  saved = starling_server_list_from_variant (saved_value);
+  g_list_store_splice (self->servers, 1, 0, saved->pdata, saved->len);
+
+  /* Held while starting so that a quick quit still waits for the result. */
+  g_application_hold (app);
+  starling_embedded_start_async (self->embedded, NULL, embedded_started, g_object_ref (self));
 
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
@@ -100,9 +246,40 @@ starling_application_startup (GApplication *app)
 }
 
 static void
+starling_application_shutdown (GApplication *app)
+{
+  StarlingApplication *self = STARLING_APPLICATION (app);
+
+  /* Clients get DISCONNECT 0x8B and the store is flushed before the
+   * process ends. */
+  if (self->embedded != NULL)
+    starling_embedded_stop (self->embedded);
+
+  G_APPLICATION_CLASS (starling_application_parent_class)->shutdown (app);
+}
+
+static void
+starling_application_dispose (GObject *object)
+{
+  StarlingApplication *self = STARLING_APPLICATION (object);
+
+  g_clear_object (&self->servers);
+  g_clear_object (&self->embedded_server);
+  g_clear_object (&self->embedded);
+  g_clear_object (&self->settings);
+  g_clear_error (&self->embedded_error);
+
+  G_OBJECT_CLASS (starling_application_parent_class)->dispose (object);
+}
+
+static void
 starling_application_class_init (StarlingApplicationClass *klass)
 {
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = starling_application_dispose;
+  app_class->shutdown = starling_application_shutdown;
 
   app_class->activate = starling_application_activate;
   app_class->startup = starling_application_startup;
