@@ -416,6 +416,8 @@ st_server_stop (StServer *server)
    * the network goes down. */
   st_api_server_stop (server->api);
   st_api_server_set_namespace_func (server->api, NULL, NULL);
+  /* Then the hook thread: once it is gone nothing posts to the loops. */
+  st_engine_stop_hooks (server->engine);
   st_net_stop (server->net);
   /* Every client has been detached: what they were acknowledged is in the
    * store's queue, and goes to disk before the process may exit. Before

@@ -118,6 +118,8 @@ void api_engine_remove_broker (StApiServer *server, const char *broker_id);
  * keys and revocations from the store. */
 gboolean api_engine_sync_auth (StApiServer *server, StBroker *b,
                                const StStoreBroker *broker, GError **error);
+/* Hands the engine the broker's on-publish hook settings (api-routes-brokers.c). */
+void     api_engine_sync_hook (StApiServer *server, StBroker *b, const StStoreBroker *broker);
 
 /* Routes */
 void api_user_tokens_verify (ApiRequest *req);

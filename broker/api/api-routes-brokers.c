@@ -4,6 +4,153 @@
 
 #include "api-private.h"
 
+#include <string.h>
+
+#include "hooks/st-hook-queue.h"
+
+/* ---- on_publish ------------------------------------------------------------
+ * {"url", "timeout", "failure", "silent_drops", "concurrency"}: url as
+ * Cloudflare has it; the rest beyond Cloudflare (DESIGN "On-publish
+ * hooks"). Stored whole, normalised, in the broker's on_publish column;
+ * answered with the hook's counters under "stats". */
+
+#define HOOK_TIMEOUT_MAX_S   300
+#define HOOK_CONCURRENCY_MAX 64
+
+typedef struct {
+  const char *url;
+  double      timeout;       /* seconds */
+  gboolean    deliver;       /* failure: "deliver" */
+  gboolean    silent_drops;
+  gint64      concurrency;
+} HookSettings;
+
+static void
+hook_settings_defaults (HookSettings *h)
+{
+  h->url = NULL;
+  h->timeout = ST_HOOK_DEFAULT_TIMEOUT_MS / 1000.0;
+  h->deliver = FALSE;
+  h->silent_drops = FALSE;
+  h->concurrency = ST_HOOK_DEFAULT_CONCURRENCY;
+}
+
+/* The stored settings (never fails: what is stored was checked). */
+static void
+hook_settings_from_store (HookSettings *h, const StStoreBroker *broker, JsonParser *parser)
+{
+  JsonNode *root;
+  JsonObject *o;
+
+  hook_settings_defaults (h);
+  h->url = broker->on_publish_url;
+  if (broker->on_publish == NULL || !json_parser_load_from_data (parser, broker->on_publish, -1, NULL))
+    return;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  o = json_node_get_object (root);
+  if (json_object_has_member (o, "timeout"))
+    h->timeout = json_object_get_double_member (o, "timeout");
+  if (json_object_has_member (o, "failure"))
+    h->deliver = g_strcmp0 (json_object_get_string_member (o, "failure"), "deliver") == 0;
+  if (json_object_has_member (o, "silent_drops"))
+    h->silent_drops = json_object_get_boolean_member (o, "silent_drops");
+  if (json_object_has_member (o, "concurrency"))
+    h->concurrency = json_object_get_int_member (o, "concurrency");
+}
+
+static char *
+hook_settings_to_json (const HookSettings *h)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "url");
+  json_builder_add_string_value (b, h->url);
+  json_builder_set_member_name (b, "timeout");
+  json_builder_add_double_value (b, h->timeout);
+  json_builder_set_member_name (b, "failure");
+  json_builder_add_string_value (b, h->deliver ? "deliver" : "drop");
+  json_builder_set_member_name (b, "silent_drops");
+  json_builder_add_boolean_value (b, h->silent_drops);
+  json_builder_set_member_name (b, "concurrency");
+  json_builder_add_int_value (b, h->concurrency);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static void
+add_on_publish (JsonBuilder *b, StApiServer *server, const StStoreBroker *broker)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  StBroker *engine_broker = g_hash_table_lookup (server->engine_brokers, broker->id);
+  StHookStats stats = { 0 };
+  HookSettings h;
+
+  hook_settings_from_store (&h, broker, parser);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "url");
+  json_builder_add_string_value (b, h.url);
+  json_builder_set_member_name (b, "timeout");
+  json_builder_add_double_value (b, h.timeout);
+  json_builder_set_member_name (b, "failure");
+  json_builder_add_string_value (b, h.deliver ? "deliver" : "drop");
+  json_builder_set_member_name (b, "silent_drops");
+  json_builder_add_boolean_value (b, h.silent_drops);
+  json_builder_set_member_name (b, "concurrency");
+  json_builder_add_int_value (b, h.concurrency);
+  if (engine_broker != NULL)
+    st_broker_get_hook_stats (engine_broker, &stats);
+  json_builder_set_member_name (b, "stats");
+  json_builder_begin_object (b);
+#define COUNTER(name, field) \
+  json_builder_set_member_name (b, name); \
+  json_builder_add_int_value (b, (gint64) stats.field);
+  COUNTER ("sent", sent)
+  COUNTER ("delivered", delivered)
+  COUNTER ("changed", changed)
+  COUNTER ("dropped", dropped)
+  COUNTER ("failed", failed)
+  COUNTER ("requests", requests)
+  COUNTER ("failed_requests", failed_requests)
+  COUNTER ("queued", queued)
+  COUNTER ("in_flight", in_flight)
+#undef COUNTER
+  json_builder_set_member_name (b, "last_error");
+  if (stats.last_error)
+    json_builder_add_string_value (b, stats.last_error);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "last_error_at");
+  if (stats.last_error)
+    json_builder_add_value (b, api_time_node (stats.last_error_at));
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  st_hook_stats_clear (&stats);
+}
+
+/* Hands the engine the broker's stored hook settings. */
+void
+api_engine_sync_hook (StApiServer *server, StBroker *b, const StStoreBroker *broker)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  HookSettings h;
+  StHookSettings settings = { 0 };
+
+  hook_settings_from_store (&h, broker, parser);
+  settings.url = h.url;
+  settings.timeout_ms = (guint) MAX (1, (gint64) (h.timeout * 1000 + 0.5));
+  settings.deliver_on_failure = h.deliver;
+  settings.silent_drops = h.silent_drops;
+  settings.concurrency = (guint) h.concurrency;
+  st_broker_set_hook (b, h.url ? &settings : NULL);
+}
+
 static JsonNode *
 broker_node (StApiServer *server, const StStoreBroker *broker)
 {
@@ -33,12 +180,7 @@ broker_node (StApiServer *server, const StStoreBroker *broker)
   if (broker->on_publish_url == NULL)
     json_builder_add_null_value (b);
   else
-    {
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "url");
-      json_builder_add_string_value (b, broker->on_publish_url);
-      json_builder_end_object (b);
-    }
+    add_on_publish (b, server, broker);
   json_builder_set_member_name (b, "created_on");
   json_builder_add_value (b, api_time_node (broker->created_on));
   json_builder_set_member_name (b, "modified_on");
@@ -47,15 +189,23 @@ broker_node (StApiServer *server, const StStoreBroker *broker)
   return json_builder_get_root (b);
 }
 
-/* on_publish: {"url": "http(s)://…"} sets the hook, null removes it.
- * *present tells whether the body mentioned it at all. */
+/* on_publish: {"url": "http(s)://…", "timeout"?, "failure"?,
+ * "silent_drops"?, "concurrency"?} sets the hook, null removes it. On
+ * PATCH the fields given change the current settings (current: the
+ * broker's, NULL on POST), so `wrangler pubsub broker update
+ * --on-publish-url` keeps the others; "stats" is ignored, so a GET's
+ * object can be sent back. *present tells whether the body mentioned it. */
 static gboolean
-get_on_publish (ApiRequest *req, JsonObject *body, gboolean *present, StStoreBroker *values)
+get_on_publish (ApiRequest *req, JsonObject *body, const StStoreBroker *current,
+                gboolean *present, StStoreBroker *values)
 {
+  g_autoptr(JsonParser) parser = json_parser_new ();
   JsonNode *node = json_object_get_member (body, "on_publish");
   JsonObject *object;
-  const char *url;
+  JsonNode *member;
+  const char *url = NULL;
   g_autoptr(GUri) uri = NULL;
+  HookSettings h;
 
   *present = node != NULL;
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
@@ -67,25 +217,100 @@ get_on_publish (ApiRequest *req, JsonObject *body, gboolean *present, StStoreBro
       return FALSE;
     }
   object = json_node_get_object (node);
-  if (!api_get_string (req, object, "url", TRUE, &url))
+  if (current != NULL && current->on_publish_url != NULL)
+    hook_settings_from_store (&h, current, parser);
+  else
+    hook_settings_defaults (&h);
+
+  if (!api_get_string (req, object, "url", h.url == NULL, &url))
     return FALSE;
-  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL ||
-      (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 && g_strcmp0 (g_uri_get_scheme (uri), "https") != 0) ||
-      g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+  if (url != NULL)
     {
-      api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_INVALID_VALUE,
-                 "“on_publish.url” must be an http:// or https:// URL (not “%s”)", url);
-      return FALSE;
+      uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+      if (uri == NULL ||
+          (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 && g_strcmp0 (g_uri_get_scheme (uri), "https") != 0) ||
+          g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_INVALID_VALUE,
+                     "“on_publish.url” must be an http:// or https:// URL (not “%s”)", url);
+          return FALSE;
+        }
+      h.url = url;
     }
-  values->on_publish_url = (char *) url;
-  values->on_publish = json_to_string (node, FALSE);
+
+  if ((member = json_object_get_member (object, "timeout")) != NULL)
+    {
+      GType type = JSON_NODE_HOLDS_VALUE (member) ? json_node_get_value_type (member) : G_TYPE_INVALID;
+      double timeout;
+
+      if (type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_WRONG_TYPE,
+                     "“on_publish.timeout” must be a number of seconds");
+          return FALSE;
+        }
+      timeout = json_node_get_double (member);
+      if (!(timeout >= 0.001 && timeout <= HOOK_TIMEOUT_MAX_S))
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_INVALID_VALUE,
+                     "“on_publish.timeout” must be between 0.001 and %d seconds (not %g)",
+                     HOOK_TIMEOUT_MAX_S, timeout);
+          return FALSE;
+        }
+      h.timeout = timeout;
+    }
+  if ((member = json_object_get_member (object, "failure")) != NULL)
+    {
+      const char *failure = NULL;
+
+      if (!api_get_string (req, object, "failure", FALSE, &failure))
+        return FALSE;
+      if (g_strcmp0 (failure, "drop") != 0 && g_strcmp0 (failure, "deliver") != 0)
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_INVALID_VALUE,
+                     "“on_publish.failure” must be \"drop\" or \"deliver\" (not “%s”)",
+                     failure ? failure : "null");
+          return FALSE;
+        }
+      h.deliver = strcmp (failure, "deliver") == 0;
+    }
+  if ((member = json_object_get_member (object, "silent_drops")) != NULL)
+    {
+      if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_BOOLEAN)
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_WRONG_TYPE,
+                     "“on_publish.silent_drops” must be true or false");
+          return FALSE;
+        }
+      h.silent_drops = json_node_get_boolean (member);
+    }
+  if ((member = json_object_get_member (object, "concurrency")) != NULL)
+    {
+      if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_INT64)
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_WRONG_TYPE,
+                     "“on_publish.concurrency” must be a whole number");
+          return FALSE;
+        }
+      if (json_node_get_int (member) < 1 || json_node_get_int (member) > HOOK_CONCURRENCY_MAX)
+        {
+          api_error (req, SOUP_STATUS_BAD_REQUEST, API_ERROR_INVALID_VALUE,
+                     "“on_publish.concurrency” must be between 1 and %d (not %" G_GINT64_FORMAT ")",
+                     HOOK_CONCURRENCY_MAX, json_node_get_int (member));
+          return FALSE;
+        }
+      h.concurrency = json_node_get_int (member);
+    }
+
+  /* Copies: h may point into the current broker, which the caller frees. */
+  values->on_publish = hook_settings_to_json (&h);
+  values->on_publish_url = g_strdup (h.url);
   return TRUE;
 }
 
 static gboolean
 get_broker_fields (ApiRequest *req, JsonObject *body, gboolean create,
-                   StStoreBroker *values, StStoreBrokerField *fields)
+                   const StStoreBroker *current, StStoreBroker *values, StStoreBrokerField *fields)
 {
   const char *description = NULL;
   const char *auth_type = NULL;
@@ -103,7 +328,7 @@ get_broker_fields (ApiRequest *req, JsonObject *body, gboolean create,
   if (present)
     *fields |= ST_STORE_BROKER_EXPIRATION;
 
-  if (!get_on_publish (req, body, &present, values))
+  if (!get_on_publish (req, body, current, &present, values))
     return FALSE;
   if (present)
     *fields |= ST_STORE_BROKER_ON_PUBLISH;
@@ -175,6 +400,7 @@ api_brokers_create (ApiRequest *req)
   g_autoptr(StStoreBroker) broker = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *on_publish = NULL;
+  g_autofree char *on_publish_url = NULL;
   StStoreBroker values = { .expiration = -1 };
   StStoreBrokerField fields;
   const char *name;
@@ -183,8 +409,9 @@ api_brokers_create (ApiRequest *req)
 
   if (body == NULL || !api_get_string (req, body, "name", TRUE, &name))
     return;
-  ok = get_broker_fields (req, body, TRUE, &values, &fields);
+  ok = get_broker_fields (req, body, TRUE, NULL, &values, &fields);
   on_publish = values.on_publish;
+  on_publish_url = values.on_publish_url;
   if (!ok || !api_check_name (req, "broker", name) || !namespace_exists (req))
     return;
 
@@ -225,6 +452,8 @@ api_broker_update (ApiRequest *req)
   g_autoptr(StStoreBroker) broker = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *on_publish = NULL;
+  g_autofree char *on_publish_url = NULL;
+  g_autoptr(StStoreBroker) current = NULL;
   StStoreBroker values = { .expiration = -1 };
   StStoreBrokerField fields;
 
@@ -232,8 +461,13 @@ api_broker_update (ApiRequest *req)
 
   if (body == NULL)
     return;
-  ok = get_broker_fields (req, body, FALSE, &values, &fields);
+  /* on_publish's fields change the current settings: read them first (a
+   * missing broker is answered below, after the body's own errors). */
+  if (json_object_has_member (body, "on_publish"))
+    current = st_store_broker_get (req->server->store, req->ns, req->broker, NULL);
+  ok = get_broker_fields (req, body, FALSE, current, &values, &fields);
   on_publish = values.on_publish;
+  on_publish_url = values.on_publish_url;
   if (!ok || !namespace_exists (req))
     return;
 
@@ -242,6 +476,13 @@ api_broker_update (ApiRequest *req)
     {
       broker_error (req, error);
       return;
+    }
+  if (fields & ST_STORE_BROKER_ON_PUBLISH)
+    {
+      StBroker *b = g_hash_table_lookup (req->server->engine_brokers, broker->id);
+
+      if (b != NULL)
+        api_engine_sync_hook (req->server, b, broker);
     }
   api_reply (req, SOUP_STATUS_OK, broker_node (req->server, broker));
 }

@@ -19,6 +19,7 @@ api_engine_add_broker (StApiServer *server, const StStoreBroker *broker)
   if (!api_engine_sync_auth (server, b, broker, &error))
     g_warning ("broker %s.%s has no usable signing keys: %s", broker->name, broker->namespace_name,
                error->message);
+  api_engine_sync_hook (server, b, broker);
 }
 
 void

@@ -3,6 +3,7 @@
 #include "st-broker.h"
 #include "st-conn.h"
 #include "st-persist.h"
+#include "hooks/st-hook-queue.h"
 
 #include <string.h>
 
@@ -35,6 +36,7 @@ st_broker_new (StEngine *engine, const StLimits *limits, const char *id,
   b->live_jtis = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_ptr_array_unref);
   st_auth_state_init (&b->auth);
+  b->hook = st_hook_queue_new (b);
   return b;
 }
 
@@ -57,6 +59,7 @@ st_broker_free (StBroker *b)
   st_match_result_clear (&b->match);
   g_hash_table_unref (b->live_jtis);
   st_auth_state_clear (&b->auth);
+  st_hook_queue_free (b->hook);
   pthread_mutex_destroy (&b->lock);
   g_free (b->id);
   g_free (b->namespace_name);
@@ -363,6 +366,9 @@ st_broker_set_keys (StBroker *broker, StSigningKey *const *keys, guint n_keys)
 {
   g_return_if_fail (broker != NULL);
   st_auth_set_keys (&broker->auth, (StSigningKey **) keys, n_keys);
+  /* The newest key (keys come oldest first, as the store lists them and
+   * as credentials are signed) signs the hook's requests. */
+  st_hook_queue_set_key (broker->hook, n_keys ? keys[n_keys - 1] : NULL);
 }
 
 /* Tells every live connection of these jtis (DISCONNECT 0x87). The new
@@ -423,6 +429,7 @@ st_broker_remove (StBroker *b)
   GHashTableIter it;
   gpointer v;
 
+  st_hook_queue_remove (b->hook);
   st_broker_lock (b);
   /* Queued before removed is set, so that it follows every write this
    * broker made; after it, the broker writes nothing (st-persist.c). */

@@ -38,6 +38,11 @@ struct _StBroker {
   bool            removed;    /* st_engine_remove_broker: CONNECTs are refused */
   GHashTable     *live_jtis;  /* jti -> GPtrArray of StConn* (no refs): connected token clients */
 
+  /* On-publish hook: hook_active is read per PUBLISH without a lock
+   * (st_hook_active); the queue is created with the broker. */
+  int             hook_active;
+  struct _StHookQueue *hook;
+
   /* Token brokers: keys and revocations, read without any lock (st-auth.h). */
   StAuthState     auth;
 };

@@ -5,6 +5,7 @@
 #include "st-engine-private.h"
 #include "st-persist.h"
 #include "auth/st-jwt.h"
+#include "hooks/st-hook-queue.h"
 
 #include <string.h>
 
@@ -1084,7 +1085,7 @@ handle_publish (StConn *conn, const MqttPublish *p)
                                               v5 ? &p->props : NULL, st_now_ms ());
   StBroker *b = conn->broker;
   guint matched = 0;
-  bool duplicate = false, too_many = false, gone = false;
+  bool duplicate = false, too_many = false, gone = false, hooked = false, pause = false;
 
   st_broker_lock (b);
   StSession *s = conn->session;
@@ -1105,7 +1106,17 @@ handle_publish (StConn *conn, const MqttPublish *p)
         }
     }
   if (!gone && !duplicate && !too_many)
-    matched = st_broker_publish_locked (b, msg, s, conn->wake);
+    {
+      /* A broker with an on-publish hook routes and acknowledges once the
+       * hook has decided (hooks/st-hook-queue.h); the check is one relaxed
+       * load for brokers without. Under the broker lock, so the hook's
+       * queue has this connection's messages in the order they came. */
+      if (G_UNLIKELY (st_hook_active (&b->hook_active))
+          && st_hook_queue_push (b->hook, conn, msg, p->packet_id, &pause))
+        hooked = true;
+      else
+        matched = st_broker_publish_locked (b, msg, s, conn->wake);
+    }
   st_broker_unlock (b);
   st_broker_wake (conn->wake);
 
@@ -1114,6 +1125,16 @@ handle_publish (StConn *conn, const MqttPublish *p)
   if (too_many)
     {
       conn_close (conn, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED);
+      return;
+    }
+  if (hooked)
+    {
+      if (pause && conn->t)
+        {
+          g_debug ("%s: not read until the on-publish hook catches up", conn->client_id);
+          conn->input_paused = true;
+          st_transport_set_reading (conn->t, false);
+        }
       return;
     }
   reply_publish (conn, p, duplicate || matched ? MQTT_RC_SUCCESS : MQTT_RC_NO_MATCHING_SUBSCRIBERS);
@@ -1470,7 +1491,7 @@ st_conn_input (StConn *conn, const uint8_t *data, size_t len)
     return len;
   st_conn_ref (conn);
   conn->last_input_ms = st_loop_now_ms (conn->loop);
-  while (conn->state < ST_CONN_CLOSING && off < len)
+  while (conn->state < ST_CONN_CLOSING && off < len && !conn->input_paused)
     {
       size_t header_len;
       uint32_t remaining;
@@ -1537,7 +1558,9 @@ st_conn_check_timeouts (StConn *conn, gint64 now_ms)
       g_debug ("%s: no CONNECT within %u ms", conn->info.peer_str, limits->connect_timeout_ms);
       conn_close (conn, NO_DISCONNECT);
     }
-  else if (conn->state == ST_CONN_ACTIVE && conn->keep_alive
+  /* Not while we do not read it (on-publish hook backlog): the silence
+   * is ours. */
+  else if (conn->state == ST_CONN_ACTIVE && conn->keep_alive && !conn->input_paused
            && now_ms - conn->last_input_ms >= (gint64) conn->keep_alive * 1500)
     {
       g_info ("client %s: keep alive timeout", conn->client_id);
@@ -1550,4 +1573,49 @@ st_conn_check_timeouts (StConn *conn, gint64 now_ms)
       g_info ("client %s: token expired", conn->client_id);
       conn_close (conn, MQTT_RC_MAXIMUM_CONNECT_TIME);
     }
+}
+
+/* ---- on-publish hooks ----------------------------------------------------- */
+
+static void
+hook_resume_reading (StConn *conn)
+{
+  if (!conn->input_paused || conn->state != ST_CONN_ACTIVE || !conn->t
+      || !st_hook_queue_may_read (conn->broker->hook, conn))
+    return;
+  g_debug ("%s: read again (on-publish hook caught up)", conn->client_id);
+  conn->input_paused = false;
+  conn->last_input_ms = st_loop_now_ms (conn->loop);
+  st_transport_set_reading (conn->t, true);
+}
+
+void
+st_conn_hook_acks (StConn *conn, const StHookAck *acks, guint n_acks, bool resume)
+{
+  if (conn->state != ST_CONN_ACTIVE || !conn->t)
+    return;
+  for (guint i = 0; i < n_acks; i++)
+    {
+      const StHookAck *a = &acks[i];
+
+      /* A PUBREC of 0x80 or above ends the QoS 2 flow (no PUBREL comes),
+       * so the packet id is free again. */
+      if (a->qos == 2 && a->rc >= 0x80 && conn->version == MQTT_V5)
+        {
+          st_broker_lock (conn->broker);
+          if (conn->session
+              && g_hash_table_remove (conn->session->qos2_in, GUINT_TO_POINTER (a->packet_id)))
+            st_persist_qos2_released (conn->session, a->packet_id);
+          st_broker_unlock (conn->broker);
+        }
+      send_flow_ack (conn, a->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, a->packet_id, a->rc);
+    }
+  if (resume)
+    hook_resume_reading (conn);
+}
+
+void
+st_conn_hook_resume (StConn *conn)
+{
+  hook_resume_reading (conn);
 }

@@ -63,6 +63,16 @@ struct _StConn {
   guint        n_acl;
   bool         released;       /* session detached, connection uncounted */
 
+  /* On-publish hooks (hooks/st-hook-queue.h). Under the broker's hook
+   * queue lock: what this connection has at the hook, and why it is not
+   * read. */
+  guint        hook_msgs;
+  size_t       hook_bytes;
+  bool         hook_over;      /* its own backlog is over the bound */
+  bool         hook_waiting;   /* the broker's backlog is (in the queue's waiting list) */
+  /* Loop thread: input is not read until the hook has caught up. */
+  bool         input_paused;
+
   StBuf        out;            /* encode scratch */
   GArray      *sends;          /* pump scratch: what to send once unlocked */
   GArray      *send_ids;       /* their Subscription Identifiers */
@@ -91,6 +101,20 @@ void    st_conn_revoked (StConn *conn);
 /* Any thread: conn's broker was deleted; DISCONNECT 0x8B and close on its
  * own loop. Consumes a reference. */
 void    st_conn_broker_removed (StConn *conn);
+
+/* Acknowledgement of a PUBLISH that went to an on-publish hook. */
+typedef struct {
+  uint16_t packet_id;
+  uint8_t  qos;        /* 1 or 2 */
+  uint8_t  rc;         /* v5 reason code (3.1.x sends none) */
+} StHookAck;
+
+/* Loop thread, after the hook decided: sends the PUBACKs/PUBRECs in order
+ * (a PUBREC of 0x80 or above also ends the QoS 2 flow) and resumes
+ * reading if the hook backlog allows. */
+void    st_conn_hook_acks   (StConn *conn, const StHookAck *acks, guint n_acks, bool resume);
+/* Loop thread: reading may resume (st_hook_queue_may_read decides). */
+void    st_conn_hook_resume (StConn *conn);
 
 /* Loop thread: keep alive and CONNECT timeout. */
 void    st_conn_check_timeouts (StConn *conn, gint64 now_ms);

@@ -23,6 +23,9 @@ struct _StEngine {
   gint        n_connected;    /* atomic: connections past CONNECT */
   gint64      next_sweep_ms;  /* loop 0 only */
   StMqttStore *store;         /* durable state (st-persist.h), or NULL */
+  struct _StHookClient *hooks; /* started with the first hook (engine->lock); NULL after st_engine_stop_hooks */
+  bool        hooks_stopped;
+
 };
 
 /* The broker for a connection: by TLS SNI, else the default one; NULL when
@@ -37,3 +40,6 @@ bool      st_engine_count_connection   (StEngine *engine);
 void      st_engine_uncount_connection (StEngine *engine);
 
 void      st_engine_forget_conn (StEngine *engine, StConn *conn);
+
+/* The hook client, started on first use; NULL once hooks are stopped. */
+struct _StHookClient *st_engine_get_hook_client (StEngine *engine);

@@ -63,6 +63,7 @@ st_engine_free (StEngine *engine)
 {
   if (!engine)
     return;
+  st_engine_stop_hooks (engine);
   for (guint i = 0; i < engine->loops->len; i++)
     loop_conns_free (g_ptr_array_index (engine->loops, i));
   g_ptr_array_unref (engine->loops);

@@ -100,6 +100,48 @@ StBroker *st_engine_find_broker_by_kid (StEngine *engine, const char *kid);
  * connections being closed on other loops may still hold it. */
 void      st_engine_remove_broker (StEngine *engine, StBroker *broker);
 
+/* ---- On-publish hooks (DESIGN "On-publish hooks") ----------------------
+ * Called by the control thread. A broker with a hook URL sends every
+ * accepted PUBLISH to it (broker/hooks/) and routes what the answer lists;
+ * publishers' QoS 1/2 acknowledgements wait for that decision. */
+
+typedef struct {
+  const char *url;             /* NULL: no hook */
+  guint       timeout_ms;      /* no answer by then: the batch failed; default 10000 */
+  bool        deliver_on_failure; /* a failed batch is delivered unchanged (else dropped) */
+  bool        silent_drops;    /* PUBACK/PUBREC 0x00 for dropped messages (else 0x83 / 0x80) */
+  guint       concurrency;     /* requests in flight at once (and HTTP connections); default 4 */
+} StHookSettings;
+
+typedef struct {
+  guint64 sent;                /* messages POSTed to the hook */
+  guint64 delivered;           /* of those, routed to subscribers (changed or not) */
+  guint64 changed;             /* of the delivered, changed by the hook */
+  guint64 dropped;             /* not routed: left out, topic changed, bad entry, or failed batch */
+  guint64 failed;              /* messages in requests that failed (status, body, timeout, network) */
+  guint64 requests;            /* POSTs made */
+  guint64 failed_requests;
+  guint64 queued;              /* now: waiting for a request */
+  guint64 in_flight;           /* now: in requests without an answer yet */
+  char   *last_error;          /* NULL when none yet */
+  gint64  last_error_at;       /* Unix microseconds */
+} StHookStats;
+
+void      st_hook_stats_clear (StHookStats *stats);
+
+/* Sets, changes (settings->url != NULL) or removes (NULL or url NULL) the
+ * broker's hook. Messages already at the hook finish in order first. */
+void      st_broker_set_hook        (StBroker *broker, const StHookSettings *settings);
+/* Counters since the broker was added; false (stats zeroed) when the broker
+ * never had a hook. Clear with st_hook_stats_clear. */
+bool      st_broker_get_hook_stats  (StBroker *broker, StHookStats *stats);
+
+/* Stops the hook client: requests in flight are cancelled and messages
+ * waiting for a hook are dropped unacknowledged (QoS 1/2 publishers send
+ * them again when they reconnect). Call before the network stops: after
+ * this no hook work touches a loop. st_engine_free calls it too. */
+void      st_engine_stop_hooks (StEngine *engine);
+
 /* ---- Called by the network layer, on the transport's loop thread ------ */
 
 StConn *st_engine_accept (StEngine *engine, StTransport *t, const StConnInfo *info);

@@ -70,6 +70,35 @@ st_message_new (MqttBytes             topic,
 }
 
 StMessage *
+st_message_new_changed (const StMessage *orig,
+                        const void      *payload,
+                        size_t           payload_len,
+                        bool             has_format,
+                        uint8_t          format,
+                        MqttBytes        content_type)
+{
+  size_t extra = (size_t) orig->topic.len + content_type.len + orig->response_topic.len
+                 + orig->correlation_data.len + orig->user_properties.len;
+  StMessage *msg = g_malloc0 (sizeof (StMessage) + extra);
+  uint8_t *p = msg->blob;
+
+  msg->ref = 1;
+  msg->qos = orig->qos;
+  msg->retain = orig->retain;
+  msg->expire_at_ms = orig->expire_at_ms;
+  put (&p, &msg->topic, orig->topic);
+  put (&p, &msg->content_type, content_type);
+  put (&p, &msg->response_topic, orig->response_topic);
+  put (&p, &msg->correlation_data, orig->correlation_data);
+  put (&p, &msg->user_properties, orig->user_properties);
+  msg->has_correlation_data = orig->has_correlation_data;
+  msg->has_payload_format = has_format;
+  msg->payload_format = has_format ? format : 0;
+  msg->payload = st_bytes_new (payload, payload_len);
+  return msg;
+}
+
+StMessage *
 st_message_ref (StMessage *msg)
 {
   st_ref_inc (&msg->ref);

@@ -58,6 +58,17 @@ StMessage *st_message_new (MqttBytes              topic,
                            const MqttProperties  *props,
                            gint64                 now_ms);
 
+/* The same message with what an on-publish hook may change replaced:
+ * payload, payload format (has_format false: none) and content type
+ * (data NULL: none). Topic, QoS, retain, expiry and the other properties
+ * are kept. */
+StMessage *st_message_new_changed (const StMessage *orig,
+                                   const void      *payload,
+                                   size_t           payload_len,
+                                   bool             has_format,
+                                   uint8_t          format,
+                                   MqttBytes        content_type);
+
 StMessage *st_message_ref   (StMessage *msg);
 void       st_message_unref (StMessage *msg);
 
