@@ -282,7 +282,7 @@ class CtlTest(unittest.TestCase):
 
         b = self.ok_json("broker", "describe", "alpha", "--ns", "bk")
         self.assertEqual(b["expiration"], 172800)
-        self.assertEqual(b["on_publish"], {"url": "http://127.0.0.1:9/hook"})
+        self.assertEqual(b["on_publish"]["url"], "http://127.0.0.1:9/hook")
         _, env = self.daemon.api("GET", "pubsub/namespaces/bk/brokers/alpha")
         self.assertEqual(b, env["result"])
 
