@@ -735,7 +735,9 @@ static const struct {
   { "h", 3600 }, { "hr", 3600 }, { "hrs", 3600 }, { "hour", 3600 }, { "hours", 3600 },
   { "d", 86400 }, { "day", 86400 }, { "days", 86400 },
   { "w", 604800 }, { "wk", 604800 }, { "week", 604800 }, { "weeks", 604800 },
-  /* A year of 365 days, as a calendar-free duration must be. */
+  /* Months of 30 days and years of 365: wrangler's own table has 210
+   * and 2555 days for them, which no user means. */
+  { "mo", 2592000 }, { "month", 2592000 }, { "months", 2592000 },
   { "y", 31536000 }, { "yr", 31536000 }, { "year", 31536000 }, { "years", 31536000 },
 };
 
@@ -745,10 +747,11 @@ st_parse_duration (const char  *text,
                    GError     **error)
 {
   const char *p;
-  const char *digits_end;
-  g_autofree char *digits = NULL;
+  const char *number_end;
+  g_autofree char *number = NULL;
   g_autofree char *unit = NULL;
-  guint64 n;
+  gboolean dot = FALSE;
+  gdouble value, total;
   gint64 scale = 0;
 
   g_return_val_if_fail (text != NULL, FALSE);
@@ -765,15 +768,15 @@ st_parse_duration (const char  *text,
         return TRUE;
       }
   }
-  digits_end = p;
-  while (g_ascii_isdigit (*digits_end))
-    digits_end++;
-  if (digits_end == p)
+  /* Digits with at most one '.', as wrangler takes "1.5h". */
+  number_end = p;
+  while (g_ascii_isdigit (*number_end) || (*number_end == '.' && !dot))
+    dot |= *number_end++ == '.';
+  number = g_strndup (p, number_end - p);
+  if (!g_ascii_isdigit (number[0]) && !(number[0] == '.' && g_ascii_isdigit (number[1])))
     goto bad;
-  digits = g_strndup (p, digits_end - p);
-  if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXINT64, &n, NULL))
-    goto bad;
-  unit = g_strstrip (g_ascii_strdown (digits_end, -1));
+  value = g_ascii_strtod (number, NULL);
+  unit = g_strstrip (g_ascii_strdown (number_end, -1));
   if (*unit == '\0')
     scale = 1;
   for (guint i = 0; scale == 0 && i < G_N_ELEMENTS (duration_units); i++)
@@ -781,25 +784,27 @@ st_parse_duration (const char  *text,
       scale = duration_units[i].seconds;
   if (scale == 0)
     goto bad;
-  if (n == 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "“%s” is not a duration: it must be above 0 (or -1 for none)", text);
-      return FALSE;
-    }
-  if (n > (guint64) (G_MAXINT64 / scale))
+  total = value * (gdouble) scale;
+  if (!(total < 1e15))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "“%s” is too long a duration", text);
       return FALSE;
     }
+  /* Whole seconds: the API takes nothing finer. */
+  if (total + 0.5 < 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "“%s” is not a duration: it must be at least a second (or -1 for none)", text);
+      return FALSE;
+    }
   if (seconds)
-    *seconds = (gint64) n * scale;
+    *seconds = (gint64) (total + 0.5);
   return TRUE;
 
 bad:
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "“%s” is not a duration: use a number with s, m, h, d, w or y "
-               "(e.g. 90s, 30m, 48h, 2d, 1y), a number of seconds, or -1 for none", text);
+               "“%s” is not a duration: use a number with s, m, h, d, w, mo or y "
+               "(e.g. 90s, 30m, 48h, 2d, 6mo, 1y), a number of seconds, or -1 for none", text);
   return FALSE;
 }

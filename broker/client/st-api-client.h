@@ -105,8 +105,9 @@ char        *st_api_client_get_ca         (StApiClient   *self,
                                            GError       **error);
 
 /* Parses "48h", "30m", "1y", "2d", "90s", "3600" (seconds) or "-1" (none)
- * into seconds, as wrangler's --expiration does (also w for weeks, long
- * unit names like "2 days", a year being 365 days).  FALSE with a
+ * into seconds, as wrangler's --expiration does (also w for weeks, mo for
+ * months, long unit names like "2 days", fractions like "1.5h"; a month is
+ * 30 days and a year 365, rounded to whole seconds).  FALSE with a
  * G_IO_ERROR_INVALID_ARGUMENT whose message quotes text otherwise (also
  * for 0 and other negative numbers). */
 gboolean     st_parse_duration            (const char *text,

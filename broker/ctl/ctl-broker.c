@@ -64,6 +64,9 @@ static const GOptionEntry issue_entries[] = {
     "Issue a credential for this client id (repeat for several; default: new random ids)", "ID" },
   { "topic-acl", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_topic_acl,
     "Limit the credentials to this topic filter (repeat for several; default #)", "FILTER" },
+  /* wrangler's aliases, so its command lines work here unchanged. */
+  { "exp", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &opt_expiration, "Same as --expiration", "DURATION" },
+  { "jti", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING_ARRAY, &opt_client_ids, "Same as --client-id", "ID" },
   { NULL }
 };
 

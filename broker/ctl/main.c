@@ -43,7 +43,7 @@ static const CtlGroup *const groups[] = {
 static const char *const value_options[] = {
   "--api-url", "--token", "--account-id", "--ca-file",
   "--namespace", "--ns", "--description", "--expiration", "--on-publish-url",
-  "--auth-type", "--number", "-n", "--type", "--client-id", "--jti", "--topic-acl", "--kid",
+  "--auth-type", "--number", "-n", "--type", "--client-id", "--jti", "--topic-acl", "--kid", "--exp",
 };
 
 static gboolean

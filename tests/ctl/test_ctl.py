@@ -341,6 +341,12 @@ class CtlTest(unittest.TestCase):
         tokens = self.ok_json("broker", "issue", "b", "--ns", "iss", "--number", "2")
         self.assertEqual(len(tokens), 2)
 
+        # wrangler's aliases: --exp for --expiration, --jti for --client-id.
+        tokens = self.ok_json("broker", "issue", "b", "--ns", "iss", "--jti", "w1", "--exp", "1.5h")
+        self.assertEqual(list(tokens), ["w1"])
+        claims = jwt_claims(tokens["w1"])
+        self.assertEqual(claims["exp"] - claims["iat"], 5400)
+
         message = self.daemon.api_error("GET", "pubsub/namespaces/iss/brokers/b/credentials?type=JWT")
         self.api_fails(message, "broker", "issue", "b", "--ns", "iss", "--type", "JWT")
         message = self.daemon.api_error("GET", "pubsub/namespaces/iss/brokers/b/credentials?number=101")
