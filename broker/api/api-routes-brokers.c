@@ -39,7 +39,7 @@ hook_settings_defaults (HookSettings *h)
 static void
 hook_settings_from_store (HookSettings *h, const StStoreBroker *broker, JsonParser *parser)
 {
-  JsonNode *root;
+  JsonNode *root, *member;
   JsonObject *o;
 
   hook_settings_defaults (h);
@@ -50,14 +50,23 @@ hook_settings_from_store (HookSettings *h, const StStoreBroker *broker, JsonPars
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return;
   o = json_node_get_object (root);
-  if (json_object_has_member (o, "timeout"))
-    h->timeout = json_object_get_double_member (o, "timeout");
-  if (json_object_has_member (o, "failure"))
-    h->deliver = g_strcmp0 (json_object_get_string_member (o, "failure"), "deliver") == 0;
-  if (json_object_has_member (o, "silent_drops"))
-    h->silent_drops = json_object_get_boolean_member (o, "silent_drops");
-  if (json_object_has_member (o, "concurrency"))
-    h->concurrency = json_object_get_int_member (o, "concurrency");
+  /* Brokers stored before these settings existed kept whatever object
+   * they were given: take only values of the right type and range. */
+  member = json_object_get_member (o, "timeout");
+  if (member != NULL && JSON_NODE_HOLDS_VALUE (member) &&
+      (json_node_get_value_type (member) == G_TYPE_DOUBLE || json_node_get_value_type (member) == G_TYPE_INT64) &&
+      json_node_get_double (member) >= 0.001 && json_node_get_double (member) <= HOOK_TIMEOUT_MAX_S)
+    h->timeout = json_node_get_double (member);
+  member = json_object_get_member (o, "failure");
+  if (member != NULL && JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_STRING)
+    h->deliver = g_strcmp0 (json_node_get_string (member), "deliver") == 0;
+  member = json_object_get_member (o, "silent_drops");
+  if (member != NULL && JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_BOOLEAN)
+    h->silent_drops = json_node_get_boolean (member);
+  member = json_object_get_member (o, "concurrency");
+  if (member != NULL && JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_INT64 &&
+      json_node_get_int (member) >= 1 && json_node_get_int (member) <= HOOK_CONCURRENCY_MAX)
+    h->concurrency = json_node_get_int (member);
 }
 
 static char *
