@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "daemon-notify.h"
 #include "st-config.h"
 #include "st-server.h"
 #include "store/st-store.h"
@@ -37,6 +38,7 @@ static gboolean
 on_stop_signal (gpointer data)
 {
   g_message ("stopping");
+  daemon_notify_stopping ();
   g_main_loop_quit (daemon_state.loop);
   return G_SOURCE_CONTINUE;
 }
@@ -45,11 +47,15 @@ static gboolean
 on_reload_signal (gpointer data)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *ready_json = NULL;
 
+  daemon_notify_reloading ();
   if (st_server_reload_tls (daemon_state.server, &error))
     g_message ("reloaded TLS certificates");
   else
     g_warning ("could not reload TLS certificates: %s", error->message);
+  ready_json = st_server_get_ready_json (daemon_state.server);
+  daemon_notify_ready (ready_json);
   return G_SOURCE_CONTINUE;
 }
 
@@ -294,6 +300,10 @@ main (int argc, char **argv)
       st_server_config_clear (&daemon_state.config);
       return 1;
     }
+
+  /* systemd (Type=notify): the listeners are bound and accepting. */
+  g_autofree char *ready_json = st_server_get_ready_json (daemon_state.server);
+  daemon_notify_ready (ready_json);
 
   daemon_state.loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_stop_signal, NULL);
