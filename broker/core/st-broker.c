@@ -138,6 +138,9 @@ publish_will_locked (StBroker *b, StSession *s, GPtrArray *wake)
     will->expire_at_ms += st_now_ms ();
   g_info ("publishing will of %s on %.*s", s->client_id,
           (int) will->topic.len, (const char *) will->topic.data);
+  if (G_UNLIKELY (st_hook_active (&b->hook_active))
+      && st_hook_queue_push_will (b->hook, s->client_id, will))
+    return;
   st_broker_publish_locked (b, will, s, wake);
 }
 

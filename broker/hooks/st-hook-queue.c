@@ -16,7 +16,8 @@
 
 typedef struct {
   StMessage *msg;
-  StConn    *conn;         /* a reference: the publisher, to acknowledge */
+  StConn    *conn;         /* a reference: the publisher, to acknowledge; NULL for a will */
+  char      *will_client_id; /* a will's client (conn NULL) */
   guint64    mid;
   gint64     received_at;  /* Unix seconds */
   uint16_t   packet_id;
@@ -94,6 +95,13 @@ item_clear (HookItem *it)
 {
   g_clear_pointer (&it->msg, st_message_unref);
   g_clear_pointer (&it->conn, st_conn_unref);
+  g_clear_pointer (&it->will_client_id, g_free);
+}
+
+static const char *
+item_client_id (const HookItem *it)
+{
+  return it->conn ? it->conn->client_id : it->will_client_id;
 }
 
 static void
@@ -224,6 +232,8 @@ drop_all (StHookQueue *q, bool stop)
   for (GList *l = items.head; l; l = l->next)
     {
       it = l->data;
+      if (!it->conn)
+        continue;
       it->conn->hook_msgs--;
       it->conn->hook_bytes -= it->cost;
     }
@@ -281,7 +291,7 @@ st_hook_queue_push (StHookQueue *q, StConn *conn, StMessage *msg, uint16_t packe
       return true;
     }
 
-  it = g_new (HookItem, 1);
+  it = g_new0 (HookItem, 1);
   it->msg = st_message_ref (msg);
   it->conn = st_conn_ref (conn);
   it->mid = ++q->next_mid;
@@ -306,6 +316,33 @@ st_hook_queue_push (StHookQueue *q, StConn *conn, StMessage *msg, uint16_t packe
       g_ptr_array_add (q->paused, st_conn_ref (conn));
       *pause = true;
     }
+  kick_locked (q);
+  pthread_mutex_unlock (&q->lock);
+  return true;
+}
+
+bool
+st_hook_queue_push_will (StHookQueue *q, const char *client_id, StMessage *will)
+{
+  HookItem *it;
+
+  pthread_mutex_lock (&q->lock);
+  if (q->removed || q->stopped || (!q->url && q->total_msgs == 0))
+    {
+      pthread_mutex_unlock (&q->lock);
+      return q->removed || q->stopped;
+    }
+  it = g_new0 (HookItem, 1);
+  it->msg = st_message_ref (will);
+  it->will_client_id = g_strdup (client_id);
+  it->mid = ++q->next_mid;
+  it->received_at = g_get_real_time () / G_USEC_PER_SEC;
+  it->qos = will->qos;
+  it->cost = st_message_cost (will);
+  g_queue_push_tail (&q->waiting, it);
+  q->waiting_bytes += it->cost;
+  q->total_msgs++;
+  q->total_bytes += it->cost;
   kick_locked (q);
   pthread_mutex_unlock (&q->lock);
   return true;
@@ -389,8 +426,8 @@ encode_batch (StBroker *broker, HookBatch *b)
       g_string_append (s, ",\"topic\":");
       json_string (s, msg->topic.data, msg->topic.len);
       g_string_append (s, ",\"clientId\":");
-      json_string (s, (const uint8_t *) it->conn->client_id, strlen (it->conn->client_id));
-      if (it->conn->jti)
+      json_string (s, (const uint8_t *) item_client_id (it), strlen (item_client_id (it)));
+      if (it->conn && it->conn->jti)
         {
           g_string_append (s, ",\"jti\":");
           json_string (s, (const uint8_t *) it->conn->jti, strlen (it->conn->jti));
@@ -739,6 +776,8 @@ apply (StHookQueue *q, HookBatch *b)
   g_autoptr (GPtrArray) resume = NULL;
   uint8_t *rcs = g_newa (uint8_t, MAX (b->n, 1));
   bool discard = b->discard;
+  guint64 total_msgs = 0;
+  size_t total_bytes = 0;
 
   if (!discard)
     {
@@ -752,7 +791,7 @@ apply (StHookQueue *q, HookBatch *b)
             {
               /* No Local is per client id: the publisher's session, even
                * if it reconnected meanwhile. */
-              StSession *s = g_hash_table_lookup (broker->sessions, it->conn->client_id);
+              StSession *s = g_hash_table_lookup (broker->sessions, item_client_id (it));
               guint matched = st_broker_publish_locked (broker, b->out[i], s, wake);
 
               rcs[i] = matched ? MQTT_RC_SUCCESS : MQTT_RC_NO_MATCHING_SUBSCRIBERS;
@@ -767,8 +806,13 @@ apply (StHookQueue *q, HookBatch *b)
   for (guint i = 0; i < b->n; i++)
     {
       HookItem *it = &b->items[i];
-      ConnAcks *ca = g_hash_table_lookup (by_conn, it->conn);
+      ConnAcks *ca;
 
+      total_msgs++;
+      total_bytes += it->cost;
+      if (!it->conn)
+        continue;   /* a will: nobody to acknowledge */
+      ca = g_hash_table_lookup (by_conn, it->conn);
       if (!ca)
         {
           ca = g_new0 (ConnAcks, 1);
@@ -788,6 +832,8 @@ apply (StHookQueue *q, HookBatch *b)
     }
 
   pthread_mutex_lock (&q->lock);
+  q->total_msgs -= total_msgs;
+  q->total_bytes -= total_bytes;
   for (guint i = 0; i < order->len; i++)
     {
       ConnAcks *ca = g_ptr_array_index (order, i);
@@ -795,8 +841,6 @@ apply (StHookQueue *q, HookBatch *b)
 
       conn->hook_msgs -= ca->msgs;
       conn->hook_bytes -= ca->bytes;
-      q->total_msgs -= ca->msgs;
-      q->total_bytes -= ca->bytes;
       if (conn->hook_over && conn->hook_msgs <= ST_HOOK_CONN_MESSAGES / 2
           && conn->hook_bytes <= ST_HOOK_CONN_BYTES / 2)
         {

@@ -73,6 +73,11 @@ void         st_hook_queue_stop (StHookQueue *q);
 bool         st_hook_queue_push (StHookQueue *q, StConn *conn, StMessage *msg,
                                  uint16_t packet_id, bool *pause);
 
+/* Broker lock held: a will goes through the hook too (else a will would
+ * be a way around it, and could overtake its client's last messages).
+ * false: no hook now, publish it at once. */
+bool         st_hook_queue_push_will (StHookQueue *q, const char *client_id, StMessage *will);
+
 /* Loop thread of conn: whether conn may be read again. */
 bool         st_hook_queue_may_read (StHookQueue *q, StConn *conn);
 

@@ -366,6 +366,16 @@ test('change: payload, contentType and payloadFormatIndicator are delivered as t
   assert.equal(r.result.on_publish.stats.delivered, 4);
   assert.equal(r.result.on_publish.stats.changed, 3);
   assert.equal(r.result.on_publish.stats.dropped, 0);
+
+  // A will is published through the hook too: no way around it.
+  const dying = await connect('change', 'change-will', {
+    will: { topic: 'c/text', payload: 'last words', qos: 1, properties: { payloadFormatIndicator: true } },
+  });
+  dying.stream.destroy();
+  await until('the will', () => sub.received.length === 5);
+  assert.equal(sub.received[4].payload.toString(), 'LAST WORDS');
+  const last = hook.requests.filter((q) => q.path === 'change').at(-1);
+  assert.equal(last.messages[0].clientId, 'change-will');
 });
 
 test('drop: left out, topic changed or unknown mid is not delivered; PUBACK/PUBREC 0x83, 0x00 with silent_drops', async () => {
