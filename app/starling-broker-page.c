@@ -923,6 +923,9 @@ starling_broker_page_dispose (GObject *object)
   if (self->save_chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->save_chooser));
   g_clear_object (&self->save_chooser);
+  /* AdwBin unparents its child itself; the template must not do it
+   * again. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), STARLING_TYPE_BROKER_PAGE);
   G_OBJECT_CLASS (starling_broker_page_parent_class)->dispose (object);
 }

@@ -33,6 +33,7 @@ struct _StarlingNamespacePage
   AdwActionRow   *id_row;
   GtkStack       *brokers_stack;
   GtkListBox     *brokers_list;
+  GtkButton      *empty_new_button;
 };
 
 G_DEFINE_FINAL_TYPE (StarlingNamespacePage, starling_namespace_page, ADW_TYPE_BIN)
@@ -348,6 +349,9 @@ starling_namespace_page_dispose (GObject *object)
   StarlingNamespacePage *self = STARLING_NAMESPACE_PAGE (object);
 
   g_cancellable_cancel (self->cancellable);
+  /* AdwBin unparents its child itself; the template must not do it
+   * again. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), STARLING_TYPE_NAMESPACE_PAGE);
   G_OBJECT_CLASS (starling_namespace_page_parent_class)->dispose (object);
 }
@@ -395,6 +399,7 @@ starling_namespace_page_class_init (StarlingNamespacePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, StarlingNamespacePage, id_row);
   gtk_widget_class_bind_template_child (widget_class, StarlingNamespacePage, brokers_stack);
   gtk_widget_class_bind_template_child (widget_class, StarlingNamespacePage, brokers_list);
+  gtk_widget_class_bind_template_child (widget_class, StarlingNamespacePage, empty_new_button);
   gtk_widget_class_bind_template_callback (widget_class, broker_activated_cb);
 
   gtk_widget_class_install_action (widget_class, "namespace.reload", NULL, reload_action);
