@@ -312,6 +312,70 @@ test_async_account_lookup_error (Fixture *f, gconstpointer data)
   g_main_context_pop_thread_default (context);
 }
 
+static void
+on_done_count (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GPtrArray *results = data;
+
+  g_ptr_array_add (results, g_object_ref (result));
+}
+
+static void
+test_async_concurrent (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(JsonNode) a = parse ("{\"name\": \"one\"}");
+  g_autoptr(JsonNode) b = parse ("{\"name\": \"two\"}");
+  g_autoptr(JsonNode) list = NULL;
+  GSource *timeout = g_timeout_source_new_seconds (10);
+
+  /* Three requests before the account is known: each looks it up, and
+   * all of them land in the same account. */
+  g_main_context_push_thread_default (context);
+  g_source_set_callback (timeout, on_timeout, NULL, NULL);
+  g_source_attach (timeout, context);
+  st_api_client_request_async (f->client, "POST", "namespaces", NULL, a, NULL, on_done_count, results);
+  st_api_client_request_async (f->client, "POST", "namespaces", NULL, b, NULL, on_done_count, results);
+  st_api_client_request_async (f->client, "GET", "/user/tokens/verify", NULL, NULL, NULL, on_done_count, results);
+  while (results->len < 3)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+
+  for (guint i = 0; i < results->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) node = st_api_client_request_finish (f->client, g_ptr_array_index (results, i), &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (node);
+    }
+  g_main_context_pop_thread_default (context);
+
+  list = request_ok (f->client, "GET", "namespaces", NULL, NULL);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 2);
+}
+
+static void
+test_async_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  Wait w = { .context = context };
+
+  g_main_context_push_thread_default (context);
+  st_api_client_request_async (f->client, "GET", "namespaces", NULL, NULL, cancellable, on_done, &w);
+  g_cancellable_cancel (cancellable);
+  wait_done (&w);
+  g_assert_true (w.in_context);
+  g_assert_null (st_api_client_request_finish (f->client, w.result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  wait_clear (&w);
+  g_main_context_pop_thread_default (context);
+}
+
 static gboolean
 has_string (JsonArray *array, const char *s)
 {
@@ -645,6 +709,8 @@ main (int argc, char **argv)
   ADD ("/ctl/client/account-given", test_account_given);
   ADD ("/ctl/client/async", test_async);
   ADD ("/ctl/client/async-account-lookup-error", test_async_account_lookup_error);
+  ADD ("/ctl/client/async-concurrent", test_async_concurrent);
+  ADD ("/ctl/client/async-cancel", test_async_cancel);
   ADD ("/ctl/client/query-escaping", test_query);
   ADD ("/ctl/client/errors", test_errors);
   ADD ("/ctl/client/unreachable", test_unreachable);
