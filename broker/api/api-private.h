@@ -19,6 +19,7 @@ typedef enum {
   API_ERROR_NO_ROUTE           = 7000,   /* 404: no such route */
   API_ERROR_METHOD             = 7001,   /* 405: route exists, method does not */
   API_ERROR_ACCOUNT            = 7003,   /* 404: account id is not this daemon's */
+  API_ERROR_NO_USER            = 9109,   /* 403: /user: tokens belong to the account, not to a user */
   API_ERROR_AUTH               = 10000,  /* 401: missing, malformed or unknown bearer token */
   API_ERROR_FORBIDDEN          = 10001,  /* 403: read-scoped token on a write */
   API_ERROR_INTERNAL           = 10002,  /* 500: the store failed */
@@ -124,6 +125,8 @@ void     api_engine_sync_hook (StApiServer *server, StBroker *b, const StStoreBr
 /* Routes */
 void api_user_tokens_verify (ApiRequest *req);
 void api_memberships        (ApiRequest *req);
+void api_user               (ApiRequest *req);
+void api_accounts           (ApiRequest *req);
 void api_namespaces_list    (ApiRequest *req);
 void api_namespaces_create  (ApiRequest *req);
 void api_namespace_get      (ApiRequest *req);

@@ -205,6 +205,8 @@ route (ApiRequest *req, const char *path)
 {
   static const ApiMethods verify = { .get = api_user_tokens_verify };
   static const ApiMethods memberships = { .get = api_memberships };
+  static const ApiMethods user = { .get = api_user };
+  static const ApiMethods accounts = { .get = api_accounts };
   static const ApiMethods namespaces = { .get = api_namespaces_list, .post = api_namespaces_create };
   static const ApiMethods one_namespace = { .get = api_namespace_get, .delete = api_namespace_delete };
   static const ApiMethods brokers = { .get = api_brokers_list, .post = api_brokers_create };
@@ -241,6 +243,17 @@ route (ApiRequest *req, const char *path)
   if (n == 1 && strcmp (seg[0], "memberships") == 0)
     {
       dispatch (req, &memberships);
+      return;
+    }
+  /* `wrangler whoami` asks for these two. */
+  if (n == 1 && strcmp (seg[0], "user") == 0)
+    {
+      dispatch (req, &user);
+      return;
+    }
+  if (n == 1 && strcmp (seg[0], "accounts") == 0)
+    {
+      dispatch (req, &accounts);
       return;
     }
   if (n == 4 && strcmp (seg[0], "accounts") == 0 && strcmp (seg[2], "pubsub") == 0 &&

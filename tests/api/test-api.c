@@ -370,6 +370,18 @@ test_user (Fixture *f, gconstpointer data)
   account = json_object_get_object_member (m, "account");
   g_assert_cmpstr (json_object_get_string_member (account, "id"), ==, st_store_get_account_id (store));
   g_assert_cmpstr (json_object_get_string_member (account, "name"), !=, "");
+
+  /* `wrangler whoami`: no user behind a token (9109, which wrangler reads
+   * as "no email"), and the one account. */
+  expect_error (f, "GET", "/user", NULL, 403, 9109);
+  g_autoptr(JsonObject) accounts = call (f, "GET", "/accounts", NULL, 200);
+  list = json_object_get_array_member (accounts, "result");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  account = json_array_get_object_element (list, 0);
+  g_assert_cmpstr (json_object_get_string_member (account, "id"), ==, st_store_get_account_id (store));
+  g_assert_cmpstr (json_object_get_string_member (account, "name"), ==, "Starling");
+  expect_error (f, "POST", "/accounts", "{}", 405, 7001);
+  expect_error (f, "DELETE", "/user", NULL, 405, 7001);
 }
 
 static void
@@ -381,7 +393,7 @@ test_routes (Fixture *f, gconstpointer data)
 
   expect_error (f, "GET", "/nope", NULL, 404, 7000);
   expect_error (f, "GET", "", NULL, 404, 7000);
-  expect_error (f, "GET", "/accounts", NULL, 404, 7000);
+  expect_error (f, "GET", "/accounts/someone", NULL, 404, 7000);
   expect_error (f, "GET", "/user/tokens", NULL, 404, 7000);
   expect_error (f, "GET", deep, NULL, 404, 7000);
   expect_error (f, "GET", "!/elsewhere", NULL, 404, 7000);
