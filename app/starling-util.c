@@ -111,11 +111,21 @@ char *
 starling_format_relative (gint64 target,
                           gint64 now)
 {
+  static const guint64 units[] = { 86400, 3600, 60 };
   g_autofree char *amount = NULL;
+  guint64 distance;
 
   if (target == now)
     return g_strdup (_("now"));
-  amount = format_amount (target > now ? (guint64) (target - now) : (guint64) (now - target));
+  distance = target > now ? (guint64) (target - now) : (guint64) (now - target);
+  /* Rounded to the nearest unit, so a credential issued for two days
+   * reads "in 2 days" a second later, not "in 1 day"; below a minute,
+   * exact seconds. */
+  for (guint i = 0; i < G_N_ELEMENTS (units) && amount == NULL; i++)
+    if (distance >= 60 && distance + units[i] / 2 >= units[i])
+      amount = format_amount ((distance + units[i] / 2) / units[i] * units[i]);
+  if (amount == NULL)
+    amount = format_amount (distance);
   /* Translators: %s is an amount of time, "2 days" */
   return g_strdup_printf (target > now ? _("in %s") : _("%s ago"), amount);
 }
