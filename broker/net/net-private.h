@@ -153,7 +153,7 @@ struct _StLoop {
 };
 
 typedef struct {
-  GMutex     lock;         /* held only to read or swap ctx and ns_ctx */
+  GMutex     lock;         /* held only to read or swap ctx and ns_certs */
   SSL_CTX   *ctx;
   char      *cert_file;
   char      *key_file;
@@ -163,14 +163,13 @@ typedef struct {
   BIO_METHOD *out_method;  /* the write BIO that fills StTransport.tls_out */
 
   /* Per-namespace certificates (generated mode only).  Writers (control
-   * threads: namespace changes, reload) hold gen_lock for their whole
    * work; the SNI callback on the I/O threads only takes lock to look a
-   * name up in ns_ctx, a table never changed once published. */
+   * name up in ns_certs, a table never changed once published. */
   GMutex      gen_lock;
   X509       *ca;          /* the local CA, kept to sign namespace certificates */
   EVP_PKEY   *ca_key;
   char       *ns_dir;      /* data_dir/tls/namespaces */
-  GHashTable *ns_ctx;      /* namespace name → SSL_CTX (owned reference); NULL = none */
+  GHashTable *ns_certs;    /* namespace name → certificate and key (net-tls.c); NULL = none */
 } NetTls;
 
 struct _StNet {

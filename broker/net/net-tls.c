@@ -4,6 +4,9 @@
  * signs are generated once under data_dir/tls and reused; clients trust
  * ca.pem. The SSL_CTX is swapped under a mutex on reload: live
  * connections keep the context they started with (SSL holds a reference).
+ * Each namespace the control plane names also gets a certificate for
+ * "*.<ns>.<public host>" from the local CA, which the SNI callback puts
+ * on the connection in place of the default one.
  * Reads go straight to the socket (SSL_ERROR_WANT_READ becomes EAGAIN);
  * writes go to a buffer BIO so that records leave in one write(2).
  */
@@ -57,31 +60,38 @@ set_ssl_error (GError **error, const char *listener, const char *what, const cha
 
 /* ---- Certificate generation ------------------------------------------ */
 
+/* The CA and the server certificate are synced: clients trust the CA.
+ * Namespace certificates are a cache, checked whenever read and made again
+ * when broken, so a new one is written without the syncs that would make
+ * a thousand of them take seconds. */
+#define SAVE_DURABLE  G_FILE_SET_CONTENTS_CONSISTENT
+#define SAVE_CACHE    (G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_ONLY_EXISTING)
+
 static gboolean
-write_pem (const char *path, BIO *mem, int mode, GError **error)
+write_pem (const char *path, BIO *mem, int mode, GFileSetContentsFlags flags, GError **error)
 {
   char *data = NULL;
   long len = BIO_get_mem_data (mem, &data);
 
-  return g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
+  return g_file_set_contents_full (path, data, len, flags, mode, error);
 }
 
 static gboolean
-save_key (const char *path, EVP_PKEY *key, GError **error)
+save_key (const char *path, EVP_PKEY *key, GFileSetContentsFlags flags, GError **error)
 {
   BIO *mem = BIO_new (BIO_s_mem ());
   gboolean ok = PEM_write_bio_PrivateKey (mem, key, NULL, NULL, 0, NULL, NULL)
-                && write_pem (path, mem, 0600, error);
+                && write_pem (path, mem, 0600, flags, error);
 
   BIO_free (mem);
   return ok;
 }
 
 static gboolean
-save_cert (const char *path, X509 *cert, GError **error)
+save_cert (const char *path, X509 *cert, GFileSetContentsFlags flags, GError **error)
 {
   BIO *mem = BIO_new (BIO_s_mem ());
-  gboolean ok = PEM_write_bio_X509 (mem, cert) && write_pem (path, mem, 0644, error);
+  gboolean ok = PEM_write_bio_X509 (mem, cert) && write_pem (path, mem, 0644, flags, error);
 
   BIO_free (mem);
   return ok;
@@ -262,7 +272,7 @@ ensure_generated (NetTls *tls, const char *listener, GError **error)
           set_ssl_error (error, listener, "cannot generate the local CA", NULL);
           goto out;
         }
-      if (!save_key (ca_key_path, ca_key, error) || !save_cert (ca_path, ca, error))
+      if (!save_key (ca_key_path, ca_key, SAVE_DURABLE, error) || !save_cert (ca_path, ca, SAVE_DURABLE, error))
         goto out;
     }
 
@@ -283,7 +293,7 @@ ensure_generated (NetTls *tls, const char *listener, GError **error)
           set_ssl_error (error, listener, "cannot generate the server certificate", NULL);
           goto out;
         }
-      if (!save_key (tls->key_file, key, error) || !save_cert (tls->cert_file, cert, error))
+      if (!save_key (tls->key_file, key, SAVE_DURABLE, error) || !save_cert (tls->cert_file, cert, SAVE_DURABLE, error))
         goto out;
     }
   ok = TRUE;
@@ -349,7 +359,15 @@ out_bio_create (BIO *bio)
 
 /* ---- Contexts --------------------------------------------------------- */
 
-static SSL_CTX *ns_ctx_lookup (NetTls *tls, const char *hostname);
+/* A namespace's certificate and key (an atomic rc box): shared by the
+ * published table and the handshakes that picked it. */
+typedef struct {
+  X509     *cert;
+  EVP_PKEY *key;
+} NetNsCert;
+
+static NetNsCert *ns_cert_lookup (NetTls *tls, const char *hostname);
+static void       ns_cert_unref  (gpointer cert);
 
 static int
 on_servername (SSL *ssl, int *alert, void *arg)
@@ -365,11 +383,19 @@ on_servername (SSL *ssl, int *alert, void *arg)
 
   /* A broker's hostname gets its namespace's certificate; any other name
    * (the public host, an IP, a namespace without one) the default. */
-  SSL_CTX *ctx = ns_ctx_lookup (&net->tls, t->sni);
-  if (ctx)
+  NetNsCert *nc = ns_cert_lookup (&net->tls, t->sni);
+  if (nc)
     {
-      SSL_set_SSL_CTX (ssl, ctx);   /* takes its own reference */
-      SSL_CTX_free (ctx);
+      /* Takes its own references.  A pair in place of a whole SSL_CTX per
+       * namespace: OpenSSL 3 spends about half a millisecond and 18 KiB
+       * on each context. */
+      if (SSL_use_cert_and_key (ssl, nc->cert, nc->key, NULL, 1) != 1)
+        {
+          char reason[256];
+          net_tls_error_string (reason, sizeof reason);
+          g_debug ("%s: keeping the default certificate: %s", t->info.peer_str, reason);
+        }
+      ns_cert_unref (nc);
     }
   return SSL_TLSEXT_ERR_OK;
 }
@@ -485,29 +511,44 @@ ns_from_hostname (const char *public_host, const char *hostname, char ns[64])
   return true;
 }
 
-/* A new reference to the namespace's context for hostname, or NULL.  On
- * the I/O threads: the lock is held for the lookup alone. */
-static SSL_CTX *
-ns_ctx_lookup (NetTls *tls, const char *hostname)
+static void
+ns_cert_clear (gpointer data)
+{
+  NetNsCert *nc = data;
+
+  X509_free (nc->cert);
+  EVP_PKEY_free (nc->key);
+}
+
+static void
+ns_cert_unref (gpointer cert)
+{
+  g_atomic_rc_box_release_full (cert, ns_cert_clear);
+}
+
+/* A new reference to the certificate of hostname's namespace, or NULL.
+ * On the I/O threads: the lock is held for the lookup alone. */
+static NetNsCert *
+ns_cert_lookup (NetTls *tls, const char *hostname)
 {
   char ns[64];
-  SSL_CTX *ctx = NULL;
+  NetNsCert *nc = NULL;
 
   if (!ns_enabled (tls) || !ns_from_hostname (tls->public_host, hostname, ns))
     return NULL;
   g_mutex_lock (&tls->lock);
-  if (tls->ns_ctx)
-    ctx = g_hash_table_lookup (tls->ns_ctx, ns);
-  if (ctx)
-    SSL_CTX_up_ref (ctx);
+  if (tls->ns_certs)
+    nc = g_hash_table_lookup (tls->ns_certs, ns);
+  if (nc)
+    g_atomic_rc_box_acquire (nc);
   g_mutex_unlock (&tls->lock);
-  return ctx;
+  return nc;
 }
 
 static GHashTable *
 ns_table_new (void)
 {
-  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) SSL_CTX_free);
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, ns_cert_unref);
 }
 
 /* A copy of the published table, to change and publish (gen_lock held). */
@@ -518,25 +559,23 @@ ns_table_copy (NetTls *tls)
   GHashTableIter iter;
   gpointer key, value;
 
-  if (tls->ns_ctx == NULL)
+  if (tls->ns_certs == NULL)
     return copy;
-  g_hash_table_iter_init (&iter, tls->ns_ctx);
+  g_hash_table_iter_init (&iter, tls->ns_certs);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      SSL_CTX_up_ref (value);
-      g_hash_table_insert (copy, g_strdup (key), value);
-    }
+    g_hash_table_insert (copy, g_strdup (key), g_atomic_rc_box_acquire (value));
   return copy;
 }
 
 /* Swaps table in (taking it); the old one is freed outside the lock.
- * Connections that picked a context keep it: their SSL holds a reference. */
+ * Connections that picked a certificate keep it: their SSL holds
+ * references. */
 static void
 ns_table_publish (NetTls *tls, GHashTable *table)
 {
   g_mutex_lock (&tls->lock);
-  GHashTable *old = tls->ns_ctx;
-  tls->ns_ctx = table;
+  GHashTable *old = tls->ns_certs;
+  tls->ns_certs = table;
   g_mutex_unlock (&tls->lock);
   g_clear_pointer (&old, g_hash_table_unref);
 }
@@ -549,11 +588,11 @@ ns_path (NetTls *tls, const char *ns, const char *ext)
   return g_build_filename (tls->ns_dir, base, NULL);
 }
 
-/* The namespace's context from its cached certificate, renewed or made
- * when that is missing, expiring, from another CA or for another public
- * host (gen_lock held). */
-static SSL_CTX *
-ns_ctx_make (StNet *net, const char *ns, GError **error)
+/* The namespace's cached certificate, renewed or made when that is
+ * missing, broken, expiring, from another CA or for another public host
+ * (gen_lock held). */
+static NetNsCert *
+ns_cert_make (StNet *net, const char *ns, GError **error)
 {
   NetTls *tls = &net->tls;
   const char *listener = tls_listener_name (net);
@@ -564,7 +603,7 @@ ns_ctx_make (StNet *net, const char *ns, GError **error)
   const char *names[] = { apex, probe, NULL };
   EVP_PKEY *key = NULL;
   X509 *cert = NULL;
-  SSL_CTX *ctx = NULL;
+  NetNsCert *nc = NULL;
 
   if (tls->ca == NULL || tls->ca_key == NULL)
     {
@@ -600,24 +639,21 @@ ns_ctx_make (StNet *net, const char *ns, GError **error)
           set_ssl_error (error, listener, "cannot generate a namespace certificate", ns);
           goto out;
         }
-      if (!save_key (key_path, key, error) || !save_cert (cert_path, cert, error))
+      if (!save_key (key_path, key, SAVE_CACHE, error) || !save_cert (cert_path, cert, SAVE_CACHE, error))
         {
           g_prefix_error (error, "%s listener: namespace %s: ", listener, ns);
           goto out;
         }
     }
 
-  ctx = new_ctx_base (net, listener, error);
-  if (ctx && (SSL_CTX_use_certificate (ctx, cert) != 1 || SSL_CTX_use_PrivateKey (ctx, key) != 1))
-    {
-      set_ssl_error (error, listener, "cannot use the certificate of namespace", ns);
-      g_clear_pointer (&ctx, SSL_CTX_free);
-    }
+  nc = g_atomic_rc_box_new0 (NetNsCert);
+  nc->cert = g_steal_pointer (&cert);
+  nc->key = g_steal_pointer (&key);
 
 out:
   EVP_PKEY_free (key);
   X509_free (cert);
-  return ctx;
+  return nc;
 }
 
 static void
@@ -680,17 +716,17 @@ net_tls_set_namespaces (StNet *net, const char *const *names, GError **error)
   for (guint i = 0; names && names[i]; i++)
     {
       GError *e = NULL;
-      SSL_CTX *ctx = NULL;
+      NetNsCert *nc = NULL;
 
       if (g_hash_table_contains (table, names[i]))
         continue;
       if (ns_check_name (names[i], &e))
         {
           g_hash_table_add (wanted, (gpointer) names[i]);
-          ctx = ns_ctx_make (net, names[i], &e);
+          nc = ns_cert_make (net, names[i], &e);
         }
-      if (ctx)
-        g_hash_table_insert (table, g_strdup (names[i]), ctx);
+      if (nc)
+        g_hash_table_insert (table, g_strdup (names[i]), nc);
       else if (first == NULL)
         first = e;
       else
@@ -722,15 +758,15 @@ net_tls_add_namespace (StNet *net, const char *name, GError **error)
     return FALSE;
 
   g_mutex_lock (&tls->gen_lock);
-  SSL_CTX *ctx = ns_ctx_make (net, name, error);
-  if (ctx)
+  NetNsCert *nc = ns_cert_make (net, name, error);
+  if (nc)
     {
       GHashTable *table = ns_table_copy (tls);
-      g_hash_table_replace (table, g_strdup (name), ctx);
+      g_hash_table_replace (table, g_strdup (name), nc);
       ns_table_publish (tls, table);
     }
   g_mutex_unlock (&tls->gen_lock);
-  return ctx != NULL;
+  return nc != NULL;
 }
 
 void
@@ -742,7 +778,7 @@ net_tls_remove_namespace (StNet *net, const char *name)
     return;
 
   g_mutex_lock (&tls->gen_lock);
-  if (tls->ns_ctx && g_hash_table_contains (tls->ns_ctx, name))
+  if (tls->ns_certs && g_hash_table_contains (tls->ns_certs, name))
     {
       GHashTable *table = ns_table_copy (tls);
       g_hash_table_remove (table, name);
@@ -753,8 +789,8 @@ net_tls_remove_namespace (StNet *net, const char *name)
 }
 
 /* Renews what needs it (a new CA, a new public host, expiry near) and
- * rebuilds every namespace's context; one that fails keeps its old
- * context (gen_lock held). */
+ * reads every namespace's certificate again; one that fails keeps the
+ * old one (gen_lock held). */
 static void
 ns_reload (StNet *net)
 {
@@ -762,22 +798,21 @@ ns_reload (StNet *net)
   GHashTableIter iter;
   gpointer key, value;
 
-  if (!ns_enabled (tls) || tls->ns_ctx == NULL)
+  if (!ns_enabled (tls) || tls->ns_certs == NULL)
     return;
   GHashTable *table = ns_table_new ();
-  g_hash_table_iter_init (&iter, tls->ns_ctx);
+  g_hash_table_iter_init (&iter, tls->ns_certs);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       g_autoptr(GError) error = NULL;
-      SSL_CTX *ctx = ns_ctx_make (net, key, &error);
+      NetNsCert *nc = ns_cert_make (net, key, &error);
 
-      if (ctx == NULL)
+      if (nc == NULL)
         {
           g_warning ("%s (it keeps its current certificate)", error->message);
-          SSL_CTX_up_ref (value);
-          ctx = value;
+          nc = g_atomic_rc_box_acquire (value);
         }
-      g_hash_table_insert (table, g_strdup (key), ctx);
+      g_hash_table_insert (table, g_strdup (key), nc);
     }
   ns_table_publish (tls, table);
 }
@@ -836,7 +871,7 @@ net_tls_clear (NetTls *tls)
   if (tls->ctx)
     SSL_CTX_free (tls->ctx);
   tls->ctx = NULL;
-  g_clear_pointer (&tls->ns_ctx, g_hash_table_unref);
+  g_clear_pointer (&tls->ns_certs, g_hash_table_unref);
   g_clear_pointer (&tls->ca, X509_free);
   g_clear_pointer (&tls->ca_key, EVP_PKEY_free);
   g_clear_pointer (&tls->ns_dir, g_free);
