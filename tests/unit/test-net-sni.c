@@ -163,7 +163,8 @@ typedef struct {
   char     *tls;        /* dir/tls */
   char     *ns_dir;     /* dir/tls/namespaces */
   char     *ca;         /* dir/tls/ca.pem */
-  guint16   port;
+  guint16   port;         /* mqtts */
+  guint16   wss_port;
 } Fixture;
 
 static void
@@ -174,12 +175,15 @@ fixture_start_cfg (Fixture *f, StNetConfig *cfg)
 
   cfg->threads = 2;
   cfg->listen[ST_LISTENER_MQTTS] = "127.0.0.1:0";
+  cfg->listen[ST_LISTENER_WSS] = "127.0.0.1:0";
   f->engine = echo_engine_new ();
   f->net = st_net_new (f->engine, cfg, &error);
   g_assert_no_error (error);
   g_assert_true (st_net_start (f->net, &error));
   g_assert_no_error (error);
   g_assert_true (st_net_get_address (f->net, ST_LISTENER_MQTTS, &host, &f->port));
+  g_clear_pointer (&host, g_free);
+  g_assert_true (st_net_get_address (f->net, ST_LISTENER_WSS, &host, &f->wss_port));
 }
 
 static void
@@ -327,6 +331,13 @@ test_namespace_cert (void)
   g_assert_cmpstr (fp_home, !=, fp_office);
   Client bad;
   g_assert_false (client_try (ctx, f.port, "sensors.home.localhost", "sensors.office.localhost", &bad));
+
+  /* Secure WebSocket: the same certificates (the TLS handshake alone). */
+  g_assert_true (client_try (ctx, f.wss_port, "sensors.home.localhost", "sensors.home.localhost", &c));
+  g_assert_cmpint (SSL_get_verify_result (c.ssl), ==, X509_V_OK);
+  client_close (&c);
+  g_autofree char *fp_wss = served_fingerprint (ctx, f.wss_port, "x.home.localhost");
+  g_assert_cmpstr (fp_wss, ==, fp_home);
 
   SSL_CTX_free (ctx);
   fixture_stop (&f);
