@@ -4,7 +4,6 @@
 
 #include "st-api-client.h"
 
-#include <errno.h>
 #include <libsoup/soup.h>
 #include <string.h>
 
