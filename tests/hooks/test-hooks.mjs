@@ -657,3 +657,27 @@ test('done when: Cloudflare\'s example Worker, served locally, filters and rewri
     runtime.close();
   }
 });
+
+// Last: the daemon stops cleanly with a request still in flight (it is
+// cancelled, its messages stay unacknowledged). Under ASan/UBSan a leak or
+// an error at exit shows as a non-zero status here.
+test('starlingd stops cleanly on SIGTERM with a hook request in flight', async () => {
+  hook.behaviours.set('inflight', async (record, req, res) => {
+    await sleep(3000);
+    if (!res.destroyed)
+      answer(res, record.messages);
+  });
+  await makeBroker('inflight', { url: hook.url('inflight') });
+  const pub = await connect('inflight', 'inflight-pub');
+  const before = hook.requests.length;
+  const acked = publish(pub, 'x/1', 'never acknowledged');
+  await until('the request', () => hook.requests.slice(before).some((r) => r.path === 'inflight'));
+  const d = daemon;
+  daemon = null;
+  d.proc.kill('SIGTERM');
+  await until('starlingd to exit', () => d.exited() !== null, 20000);
+  assert.deepEqual(d.exited(), { code: 0, signal: null });
+  rmSync(d.dir, { recursive: true, force: true });
+  const code = await Promise.race([acked, sleep(200).then(() => 'no ack')]);
+  assert.equal(code, 'no ack', 'what the hook did not decide was not acknowledged');
+});
