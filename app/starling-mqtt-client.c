@@ -291,14 +291,18 @@ on_publish_failure (void *context, MQTTAsync_failureData5 *response)
 static void
 on_subscribe_success (void *context, MQTTAsync_successData5 *response)
 {
-  /* Per filter reason codes: a refused filter is worth saying. */
-  for (int i = 0; i < response->alt.sub.reasonCodeCount; i++)
-    if (response->alt.sub.reasonCodes[i] >= 0x80)
-      {
-        shared_push (context, event_new (EV_SUBSCRIBE_FAILED, 0, response->alt.sub.reasonCodes[i], NULL));
-        return;
-      }
-  if (response->alt.sub.reasonCodeCount == 0 && response->reasonCode >= 0x80)
+  /* Paho fills the list only for several filters; one filter's code is
+   * the response's own. */
+  if (response->alt.sub.reasonCodeCount > 1 && response->alt.sub.reasonCodes != NULL)
+    {
+      for (int i = 0; i < response->alt.sub.reasonCodeCount; i++)
+        if (response->alt.sub.reasonCodes[i] >= 0x80)
+          {
+            shared_push (context, event_new (EV_SUBSCRIBE_FAILED, 0, response->alt.sub.reasonCodes[i], NULL));
+            return;
+          }
+    }
+  else if (response->reasonCode >= 0x80)
     shared_push (context, event_new (EV_SUBSCRIBE_FAILED, 0, response->reasonCode, NULL));
 }
 

@@ -1,0 +1,580 @@
+/* The inspector and the publish pane with real widgets, an in-process
+ * StServer on ephemeral ports, Paho inside the app, and mosquitto's clients
+ * outside it: traffic from mosquitto_pub shows in the tree and the log with
+ * its properties; what the pane publishes reaches mosquitto_sub with its
+ * QoS, retain flag and properties; a retained message is deleted after
+ * confirmation; pause holds updates back.  Screenshots go to
+ * <build>/tests/app/screenshots/. */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/st-api-client.h"
+#include "st-server.h"
+#include "starling-inspector.h"
+#include "starling-publish-pane.h"
+
+typedef struct {
+  StServer        *server;
+  StApiClient     *client;
+  guint16          mqtts_port;
+  char            *ca_file;
+  char            *pub_id;
+  char            *pub_token;
+  char            *sub_id;
+  char            *sub_token;
+  GtkWindow       *window;
+  AdwToastOverlay *overlay;
+  StarlingInspector *inspector;
+  char            *screenshots;
+} Fixture;
+
+static void
+settle (guint ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < until)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (2000);
+}
+
+typedef gboolean (*Condition) (Fixture *f, gconstpointer data);
+
+/* Runs the main loop until cond holds, at most timeout_ms. */
+static gboolean
+wait_for (Fixture *f, Condition cond, gconstpointer data, guint timeout_ms)
+{
+  gint64 until = g_get_monotonic_time () + timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < until)
+    {
+      if (cond (f, data))
+        return TRUE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (5000);
+    }
+  return cond (f, data);
+}
+
+static void
+screenshot (Fixture *f, const char *name)
+{
+  GtkWidget *widget = GTK_WIDGET (f->window);
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = g_strdup_printf ("%s/%s.png", f->screenshots, name);
+  int width, height;
+
+  settle (300);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  g_assert_cmpint (width, >, 0);
+  paintable = gtk_widget_paintable_new (widget);
+  gtk_snapshot_append_color (snapshot, &(GdkRGBA) { 0.98, 0.98, 0.98, 1 }, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
+}
+
+static JsonNode *
+api (Fixture *f, const char *method, const char *path, const char *const *query, const char *body)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) body_node = body ? json_from_string (body, NULL) : NULL;
+  JsonNode *result = st_api_client_request (f->client, method, path, query, body_node, NULL, &error);
+
+  g_assert_no_error (error);
+  return result;
+}
+
+static void
+issue (Fixture *f, const char *client_id, char **id, char **token)
+{
+  const char *query[] = { "clientid", client_id, "expiration", "3600", NULL };
+  g_autoptr(JsonNode) node = api (f, "GET", "namespaces/home/brokers/sensors/credentials", query, NULL);
+
+  *id = g_strdup (client_id);
+  *token = g_strdup (json_object_get_string_member (json_node_get_object (node), client_id));
+  g_assert_nonnull (*token);
+}
+
+static gboolean
+connected (Fixture *f, gconstpointer data)
+{
+  return starling_mqtt_client_get_state (starling_inspector_get_client (f->inspector)) == STARLING_MQTT_STATE_CONNECTED;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "starling-test", NULL);
+  g_autofree char *json = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *token_path = NULL;
+  g_autofree char *ca = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ns = NULL;
+  g_autoptr(JsonNode) broker = NULL;
+  const char *builddir = g_getenv ("STARLING_BUILDDIR");
+  JsonObject *listeners;
+  StServerConfig c;
+
+  st_server_config_init (&c);
+  c.data_dir = g_strdup (data_dir);
+  c.threads = 1;
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    g_clear_pointer (&c.listen[i], g_free);
+  c.listen[ST_LISTENER_MQTTS] = g_strdup ("127.0.0.1:0");
+  g_free (c.api_listen);
+  c.api_listen = g_strdup ("127.0.0.1:0");
+  f->server = st_server_new (&c, &error);
+  g_assert_no_error (error);
+  g_assert_true (st_server_start (f->server, &error));
+  g_assert_no_error (error);
+  st_server_config_clear (&c);
+
+  json = st_server_get_ready_json (f->server);
+  json_parser_load_from_data (parser, json, -1, &error);
+  g_assert_no_error (error);
+  listeners = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "listeners");
+  base = g_strdup_printf ("http://127.0.0.1:%d/client/v4",
+                          (int) json_object_get_int_member (json_object_get_object_member (listeners, "api"), "port"));
+  f->mqtts_port = json_object_get_int_member (json_object_get_object_member (listeners, "mqtts"), "port");
+  token_path = g_build_filename (data_dir, ST_SERVER_ADMIN_TOKEN_FILE, NULL);
+  g_file_get_contents (token_path, &token, NULL, &error);
+  g_assert_no_error (error);
+  f->client = st_api_client_new (base, g_strchomp (token), NULL);
+
+  ns = api (f, "POST", "namespaces", NULL, "{\"name\": \"home\"}");
+  broker = api (f, "POST", "namespaces/home/brokers", NULL, "{\"name\": \"sensors\"}");
+  issue (f, "pub-1", &f->pub_id, &f->pub_token);
+  issue (f, "sub-1", &f->sub_id, &f->sub_token);
+  ca = st_api_client_get_ca (f->client, NULL, &error);
+  g_assert_no_error (error);
+  f->ca_file = g_build_filename (g_get_user_data_dir (), "test-ca.pem", NULL);
+  g_file_set_contents (f->ca_file, ca, -1, &error);
+  g_assert_no_error (error);
+
+  f->screenshots = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (f->screenshots, 0755), ==, 0);
+
+  f->window = GTK_WINDOW (adw_window_new ());
+  gtk_window_set_default_size (f->window, 1280, 800);
+  f->overlay = ADW_TOAST_OVERLAY (adw_toast_overlay_new ());
+  adw_window_set_content (ADW_WINDOW (f->window), GTK_WIDGET (f->overlay));
+  f->inspector = STARLING_INSPECTOR (starling_inspector_new (f->client, "home", "sensors"));
+  adw_toast_overlay_set_child (f->overlay, GTK_WIDGET (f->inspector));
+  gtk_window_present (f->window);
+
+  if (!wait_for (f, connected, NULL, 15000))
+    g_error ("the inspector did not connect: %s",
+             starling_mqtt_client_get_status (starling_inspector_get_client (f->inspector)));
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  gtk_window_destroy (f->window);
+  settle (200);
+  g_clear_object (&f->client);
+  g_clear_pointer (&f->server, st_server_free);
+  g_unlink (f->ca_file);
+  g_free (f->ca_file);
+  g_free (f->pub_id);
+  g_free (f->pub_token);
+  g_free (f->sub_id);
+  g_free (f->sub_token);
+  g_free (f->screenshots);
+}
+
+/* mosquitto_pub with the publisher's credential; extra: NULL-terminated. */
+static void
+mosquitto_pub (Fixture *f, const char *topic, const char *payload, const char *const *extra)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *port = g_strdup_printf ("%u", f->mqtts_port);
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_strv_builder_add_many (b, "mosquitto_pub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", port,
+                           "--cafile", f->ca_file, "-i", f->pub_id, "-u", f->pub_id, "-P", f->pub_token,
+                           "-t", topic, "-m", payload, NULL);
+  if (extra)
+    g_strv_builder_addv (b, (const char **) extra);
+  argv = g_strv_builder_end (b);
+  g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("mosquitto_pub failed: %s", err);
+}
+
+/* mosquitto_sub for one message (or none within wait_s), its -F line. */
+static char *
+mosquitto_sub (Fixture *f, const char *topic, const char *wait_s, gboolean retained_only)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *port = g_strdup_printf ("%u", f->mqtts_port);
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status = 0;
+
+  g_strv_builder_add_many (b, "mosquitto_sub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", port,
+                           "--cafile", f->ca_file, "-i", f->sub_id, "-u", f->sub_id, "-P", f->sub_token,
+                           "-t", topic, "-q", "2", "-C", "1", "-W", wait_s,
+                           "-F", "%t|%q|%r|%C|%E|%F|%R|%D|%P|%p", NULL);
+  if (retained_only)
+    g_strv_builder_add (b, "--retained-only");
+  argv = g_strv_builder_end (b);
+  g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  return g_strchomp (out);
+}
+
+static gboolean
+topic_seen (Fixture *f, gconstpointer topic)
+{
+  StarlingTopicNode *node = starling_topic_tree_lookup (starling_inspector_get_tree (f->inspector), topic);
+
+  return node != NULL && starling_topic_node_get_last (node) != NULL;
+}
+
+static gboolean
+retained_gone (Fixture *f, gconstpointer topic)
+{
+  StarlingTopicNode *node = starling_topic_tree_lookup (starling_inspector_get_tree (f->inspector), topic);
+
+  return node != NULL && !starling_topic_node_get_retained (node);
+}
+
+static StarlingMessage *
+find_in_log (Fixture *f, const char *topic)
+{
+  GListModel *shown = starling_inspector_get_shown_log (f->inspector);
+
+  for (guint i = g_list_model_get_n_items (shown); i > 0; i--)
+    {
+      g_autoptr(StarlingMessage) m = g_list_model_get_item (shown, i - 1);
+      if (strcmp (starling_message_get_topic (m), topic) == 0)
+        return m;
+    }
+  return NULL;
+}
+
+static void
+test_traffic_in (Fixture *f, gconstpointer data)
+{
+  const char *props[] = { "-q", "1",
+                          "-D", "publish", "content-type", "application/json",
+                          "-D", "publish", "user-property", "unit", "celsius",
+                          "-D", "publish", "message-expiry-interval", "300",
+                          "-D", "publish", "payload-format-indicator", "1",
+                          "-D", "publish", "response-topic", "home/replies",
+                          "-D", "publish", "correlation-data", "req-42",
+                          NULL };
+  const char *retained[] = { "-r", "-q", "0", NULL };
+  StarlingTopicTree *tree = starling_inspector_get_tree (f->inspector);
+  StarlingTopicNode *node, *kitchen;
+  StarlingMessage *m, *logged;
+  const StarlingMessageProperties *p;
+
+  mosquitto_pub (f, "home/kitchen/temp", "{\"temp\": 21.5, \"rh\": 40}", props);
+  g_assert_true (wait_for (f, topic_seen, "home/kitchen/temp", 10000));
+  mosquitto_pub (f, "home/hall/light", "ON", retained);
+  g_assert_true (wait_for (f, topic_seen, "home/hall/light", 10000));
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *value = g_strdup_printf ("{\"temp\": %u.25, \"rh\": 40}", 18 + i * i % 7);
+      mosquitto_pub (f, "home/kitchen/temp", value, NULL);
+    }
+  mosquitto_pub (f, "garden/soil", "\xff\xfe\x01", NULL);
+  g_assert_true (wait_for (f, topic_seen, "garden/soil", 10000));
+
+  /* The tree: levels, counts, retained marker. */
+  kitchen = starling_topic_tree_lookup (tree, "home/kitchen");
+  g_assert_nonnull (kitchen);
+  node = starling_topic_tree_lookup (tree, "home/kitchen/temp");
+  g_assert_true (starling_topic_node_get_parent (node) == kitchen);
+  g_assert_cmpuint (starling_topic_node_get_count (starling_topic_tree_lookup (tree, "home")), ==, 7);
+  g_assert_cmpuint (starling_topic_node_get_own_count (node), ==, 6);
+  g_assert_true (starling_topic_node_get_retained (starling_topic_tree_lookup (tree, "home/hall/light")));
+  g_assert_false (starling_topic_node_get_retained (node));
+  g_assert_cmpuint (starling_topic_tree_get_n_topics (tree), ==, 3);
+
+  /* The first message's properties, as Paho got them. */
+  m = starling_topic_node_get_history (node, 0);
+  p = starling_message_get_properties (m);
+  g_assert_cmpint (starling_message_get_qos (m), ==, 1);
+  g_assert_false (starling_message_get_retain (m));
+  g_assert_cmpstr (p->content_type, ==, "application/json");
+  g_assert_cmpint (p->payload_format, ==, 1);
+  /* The broker sends what is left of the expiry. */
+  g_assert_cmpint (p->message_expiry, <=, 300);
+  g_assert_cmpint (p->message_expiry, >=, 280);
+  g_assert_cmpstr (p->response_topic, ==, "home/replies");
+  g_assert_nonnull (p->correlation_data);
+  g_assert_cmpmem (g_bytes_get_data (p->correlation_data, NULL), g_bytes_get_size (p->correlation_data), "req-42", 6);
+  g_assert_nonnull (p->user_properties);
+  g_assert_cmpuint (p->user_properties->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (p->user_properties, 0), ==, "unit");
+  g_assert_cmpstr (g_ptr_array_index (p->user_properties, 1), ==, "celsius");
+
+  /* The log has them, in order, and its filter works. */
+  g_assert_cmpuint (g_list_model_get_n_items (starling_inspector_get_shown_log (f->inspector)), ==, 8);
+  logged = find_in_log (f, "home/hall/light");
+  g_assert_nonnull (logged);
+  g_assert_true (starling_message_get_retain (logged));
+  starling_inspector_set_log_filter (f->inspector, "home/+/temp", "21.5");
+  g_assert_cmpuint (g_list_model_get_n_items (starling_inspector_get_shown_log (f->inspector)), ==, 1);
+  starling_inspector_set_log_filter (f->inspector, "", "");
+  g_assert_cmpuint (g_list_model_get_n_items (starling_inspector_get_shown_log (f->inspector)), ==, 8);
+
+  /* Export: one JSON object a line. */
+  {
+    g_autofree char *path = g_build_filename (g_get_user_data_dir (), "log.jsonl", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    g_assert_true (starling_inspector_export (f->inspector, file, &error));
+    g_assert_no_error (error);
+    g_file_get_contents (path, &text, NULL, &error);
+    g_assert_no_error (error);
+    lines = g_strsplit (text, "\n", -1);
+    g_assert_cmpuint (g_strv_length (lines), ==, 9);
+    g_assert_nonnull (strstr (lines[0], "\"content_type\":\"application/json\""));
+    g_assert_nonnull (strstr (lines[7], "\"payload_base64\":\"//4B\""));
+  }
+
+  /* The detail view with a JSON chart, for the screenshot. */
+  starling_inspector_select_topic (f->inspector, "home/kitchen/temp");
+  {
+    GtkEntry *field = GTK_ENTRY (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
+                                                                 STARLING_TYPE_INSPECTOR, "chart_field_entry"));
+    GtkDropDown *format = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
+                                                                         STARLING_TYPE_INSPECTOR, "format_dropdown"));
+    gtk_editable_set_text (GTK_EDITABLE (field), "temp");
+    gtk_drop_down_set_selected (format, 1);
+  }
+  screenshot (f, "inspector");
+}
+
+typedef struct {
+  StarlingMessage *message;
+  int              reason;
+  char            *error;
+  gboolean         done;
+} Published;
+
+static void
+on_published (StarlingPublishPane *pane, StarlingMessage *message, int reason, const char *error, Published *p)
+{
+  g_set_object (&p->message, message);
+  p->reason = reason;
+  g_free (p->error);
+  p->error = g_strdup (error);
+  p->done = TRUE;
+}
+
+static gboolean
+published (Fixture *f, gconstpointer data)
+{
+  return ((const Published *) data)->done;
+}
+
+static void
+test_publish_pane (Fixture *f, gconstpointer data)
+{
+  StarlingPublishPane *pane = STARLING_PUBLISH_PANE (starling_inspector_get_publish_pane (f->inspector));
+  g_autoptr(StarlingMessageProperties) props = starling_message_properties_new ();
+  g_autoptr(StarlingMessage) form = NULL;
+  g_autoptr(GBytes) payload = g_bytes_new_static ("{\"on\": true}", 12);
+  GtkToggleButton *toggle = GTK_TOGGLE_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
+                                                                              STARLING_TYPE_INSPECTOR, "publish_toggle"));
+  Published result = { 0 };
+  g_autofree char *line = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  gtk_toggle_button_set_active (toggle, TRUE);
+  g_signal_connect (pane, "published", G_CALLBACK (on_published), &result);
+
+  props->content_type = g_strdup ("application/json");
+  props->response_topic = g_strdup ("home/replies");
+  props->correlation_data = g_bytes_new ("c-7", 3);
+  props->message_expiry = 600;
+  props->payload_format = 1;
+  starling_message_properties_add_user_property (props, "source", "pane");
+  form = starling_message_new ("home/lamp/set", payload, 1, TRUE, TRUE, 0, g_steal_pointer (&props));
+  starling_publish_pane_set_message (pane, form, STARLING_PAYLOAD_JSON);
+
+  starling_publish_pane_publish (pane);
+  g_assert_true (wait_for (f, published, &result, 10000));
+  g_assert_null (result.error);
+  g_assert_cmpint (result.reason, ==, 0);
+  g_assert_nonnull (strstr (starling_publish_pane_get_result (pane), "PUBACK"));
+  g_assert_nonnull (strstr (starling_publish_pane_get_result (pane), "0x00"));
+  /* The inspector saw it too (no-local is off). */
+  g_assert_true (wait_for (f, topic_seen, "home/lamp/set", 10000));
+
+  /* mosquitto_sub gets it as the retained message, with everything. */
+  line = mosquitto_sub (f, "home/lamp/set", "10", FALSE);
+  fields = g_strsplit (line, "|", -1);
+  g_assert_cmpuint (g_strv_length (fields), ==, 10);
+  g_assert_cmpstr (fields[0], ==, "home/lamp/set");
+  g_assert_cmpstr (fields[1], ==, "1");
+  g_assert_cmpstr (fields[2], ==, "1");
+  g_assert_cmpstr (fields[3], ==, "application/json");
+  g_assert_cmpint (atoi (fields[4]), <=, 600);
+  g_assert_cmpint (atoi (fields[4]), >=, 580);
+  g_assert_cmpstr (fields[5], ==, "1");
+  g_assert_cmpstr (fields[6], ==, "home/replies");
+  g_assert_cmpstr (fields[7], ==, "c-7");
+  g_assert_cmpstr (fields[8], ==, "source:pane");
+  g_assert_cmpstr (fields[9], ==, "{\"on\": true}");
+
+  /* A wrong form is refused with the reason, and nothing is sent. */
+  result.done = FALSE;
+  {
+    GtkDropDown *format = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (pane),
+                                                                         STARLING_TYPE_PUBLISH_PANE, "format_dropdown"));
+    GtkTextView *view = GTK_TEXT_VIEW (gtk_widget_get_template_child (GTK_WIDGET (pane),
+                                                                       STARLING_TYPE_PUBLISH_PANE, "payload_view"));
+    gtk_text_buffer_set_text (gtk_text_view_get_buffer (view), "{\"on\": tru", -1);
+    g_assert_cmpuint (gtk_drop_down_get_selected (format), ==, 1);
+    starling_publish_pane_publish (pane);
+    g_assert_nonnull (strstr (starling_publish_pane_get_result (pane), "Not JSON"));
+    settle (300);
+    g_assert_false (result.done);
+    gtk_text_buffer_set_text (gtk_text_view_get_buffer (view), "{\"on\": true, \"level\": 80}", -1);
+  }
+  screenshot (f, "publish-pane");
+  g_clear_object (&result.message);
+  g_free (result.error);
+}
+
+static GtkWidget *
+find_dialog (void)
+{
+  g_autoptr(GList) windows = gtk_window_list_toplevels ();
+
+  for (GList *l = windows; l; l = l->next)
+    if (ADW_IS_MESSAGE_DIALOG (l->data) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+static gboolean
+dialog_shown (Fixture *f, gconstpointer data)
+{
+  return find_dialog () != NULL;
+}
+
+static void
+test_delete_retained (Fixture *f, gconstpointer data)
+{
+  const char *retained[] = { "-r", "-q", "1", NULL };
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  GtkWidget *dialog;
+
+  mosquitto_pub (f, "home/door/state", "closed", retained);
+  g_assert_true (wait_for (f, topic_seen, "home/door/state", 10000));
+  g_assert_true (starling_topic_node_get_retained (
+    starling_topic_tree_lookup (starling_inspector_get_tree (f->inspector), "home/door/state")));
+  before = mosquitto_sub (f, "home/door/state", "5", TRUE);
+  g_assert_true (g_str_has_suffix (before, "|closed"));
+
+  /* Cancelling the confirmation deletes nothing. */
+  starling_inspector_delete_retained (f->inspector, "home/door/state", TRUE);
+  g_assert_true (wait_for (f, dialog_shown, NULL, 5000));
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (find_dialog ()), "cancel");
+  settle (500);
+  g_assert_false (retained_gone (f, "home/door/state"));
+
+  starling_inspector_delete_retained (f->inspector, "home/door/state", TRUE);
+  g_assert_true (wait_for (f, dialog_shown, NULL, 5000));
+  dialog = find_dialog ();
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "delete");
+  /* The empty retained message comes back through the subscription. */
+  g_assert_true (wait_for (f, retained_gone, "home/door/state", 10000));
+  after = mosquitto_sub (f, "home/door/state", "2", TRUE);
+  g_assert_cmpstr (after, ==, "");
+}
+
+static void
+test_pause (Fixture *f, gconstpointer data)
+{
+  StarlingMessageLog *log = starling_inspector_get_log (f->inspector);
+  guint n;
+
+  mosquitto_pub (f, "pause/before", "1", NULL);
+  g_assert_true (wait_for (f, topic_seen, "pause/before", 10000));
+  n = g_list_model_get_n_items (G_LIST_MODEL (log));
+
+  starling_inspector_set_paused (f->inspector, TRUE);
+  mosquitto_pub (f, "pause/during", "2", NULL);
+  mosquitto_pub (f, "pause/during", "3", NULL);
+  settle (1500);
+  g_assert_false (topic_seen (f, "pause/during"));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (log)), ==, n);
+
+  /* Resuming shows what was held, in order. */
+  starling_inspector_set_paused (f->inspector, FALSE);
+  g_assert_true (topic_seen (f, "pause/during"));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (log)), ==, n + 2);
+  {
+    GBytes *last = starling_message_get_payload (starling_message_log_peek (log, n + 1));
+    g_assert_cmpmem (g_bytes_get_data (last, NULL), g_bytes_get_size (last), "3", 1);
+  }
+}
+
+static void
+test_no_display (void)
+{
+  g_test_skip ("no display");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *pub = NULL;
+  g_autofree char *sub = NULL;
+
+  g_setenv ("LC_ALL", "C", TRUE);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  pub = g_find_program_in_path ("mosquitto_pub");
+  sub = g_find_program_in_path ("mosquitto_sub");
+  if (pub == NULL || sub == NULL)
+    {
+      g_test_add_func ("/inspector/ui", test_no_display);
+      return g_test_run ();
+    }
+  if (gtk_init_check ())
+    {
+      adw_init ();
+      g_test_add ("/inspector/ui/traffic-in", Fixture, NULL, fixture_setup, test_traffic_in, fixture_teardown);
+      g_test_add ("/inspector/ui/publish-pane", Fixture, NULL, fixture_setup, test_publish_pane, fixture_teardown);
+      g_test_add ("/inspector/ui/delete-retained", Fixture, NULL, fixture_setup, test_delete_retained, fixture_teardown);
+      g_test_add ("/inspector/ui/pause", Fixture, NULL, fixture_setup, test_pause, fixture_teardown);
+    }
+  else
+    g_test_add_func ("/inspector/ui", test_no_display);
+  return g_test_run ();
+}
