@@ -67,6 +67,10 @@ class Unit(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         env = dict(os.environ, MANPATH=self.manpath, SYSTEMD_LOG_COLOR="0", SYSTEMD_PAGER="")
+        if args[0] == "verify" and not shutil.which("man"):
+            # verify runs man(1) for Documentation=; without man-db it
+            # cannot, and the man pages are checked by packaging-man.
+            args = ("verify", "--man=no") + args[1:]
         return subprocess.run([tool, *args, path], capture_output=True, text=True, env=env, timeout=60)
 
     def runnable_text(self):
