@@ -285,6 +285,12 @@ st_hook_post (StHookTarget *target,
   soup_message_headers_replace (headers, "X-Signature-Timestamp", timestamp);
   soup_message_headers_replace (headers, "X-Signature-Key-Id", st_signing_key_get_kid (key));
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  /* libsoup gives a POST a fresh connection unless told it may be sent
+   * again: keep-alive needs this. Sending a batch twice is harmless in
+   * the rare case libsoup does (a kept-alive connection that broke
+   * before any answer): the mids are the same and only one answer is
+   * applied. Redirects are not followed: the hook is the URL given. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT | SOUP_MESSAGE_NO_REDIRECT);
 
   r = g_new0 (HookRequest, 1);
   r->target = target;

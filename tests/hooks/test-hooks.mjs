@@ -173,15 +173,19 @@ async function verify(req, body) {
 }
 
 function startHookServer() {
-  const h = { behaviours: new Map(), requests: [] };
+  const h = { behaviours: new Map(), requests: [], active: new Map(), maxActive: new Map() };
   h.server = createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req)
       chunks.push(chunk);
     const body = Buffer.concat(chunks);
     const path = req.url.slice(1).split('/')[0];
-    const record = { path, headers: req.headers, method: req.method, body, verified: false, at: Date.now() };
+    const record = { path, headers: req.headers, method: req.method, body, verified: false, at: Date.now(),
+                     port: req.socket.remotePort };
     h.requests.push(record);
+    h.active.set(path, (h.active.get(path) ?? 0) + 1);
+    h.maxActive.set(path, Math.max(h.maxActive.get(path) ?? 0, h.active.get(path)));
+    res.on('close', () => h.active.set(path, h.active.get(path) - 1));
     try {
       record.verified = await verify(req, body);
       record.messages = JSON.parse(body.toString('utf8'));
@@ -477,6 +481,11 @@ test('order under load: 10,000 messages from one publisher arrive in order throu
   const reqs = hook.requests.filter((r) => r.path === 'order');
   assert.ok(reqs.length < N, `batched: ${reqs.length} requests for ${N} messages`);
   assert.ok(reqs.every((r) => r.verified));
+  // The broker's concurrency (default 4) bounds requests at once, and
+  // connections are kept alive: a few connections carry every request.
+  assert.ok(hook.maxActive.get('order') <= 4, `at most 4 at once (saw ${hook.maxActive.get('order')})`);
+  const sockets = new Set(reqs.map((r) => r.port)).size;
+  assert.ok(sockets <= 4 && sockets < reqs.length, `${reqs.length} requests over ${sockets} connections`);
 });
 
 test('flow control: a 3.1.1 QoS 0 flood through a slow hook is read as the hook catches up; nothing lost, in order', async () => {
