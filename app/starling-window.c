@@ -5,9 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "starling-add-server-dialog.h"
-#ifdef STARLING_HAVE_BROKER_PAGE
 #include "starling-broker-page.h"
-#endif
 #include "starling-namespace-dialog.h"
 #include "starling-namespace-page.h"
 #include "starling-server-page.h"
@@ -187,14 +185,8 @@ open_row (StarlingWindow *self,
       show_page (self, page, "namespace", ns, _("Namespace"));
       break;
     case ROW_BROKER:
-#ifdef STARLING_HAVE_BROKER_PAGE
       page = starling_broker_page_new (client, ns, broker);
-#else
-      page = adw_status_page_new ();
-      adw_status_page_set_title (ADW_STATUS_PAGE (page), broker);
-#endif
-      if (g_signal_lookup ("changed", G_OBJECT_TYPE (page)) != 0)
-        g_signal_connect_object (page, "changed", G_CALLBACK (page_changed_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (page, "changed", G_CALLBACK (page_changed_cb), self, G_CONNECT_SWAPPED);
       show_page (self, page, "broker", broker, ns);
       break;
     default:
@@ -735,10 +727,8 @@ refresh_action (GtkWidget  *widget,
   starling_window_reload (self, NULL, NULL);
   if (STARLING_IS_NAMESPACE_PAGE (page))
     starling_namespace_page_reload (STARLING_NAMESPACE_PAGE (page));
-#ifdef STARLING_HAVE_BROKER_PAGE
   else if (STARLING_IS_BROKER_PAGE (page))
     starling_broker_page_reload (STARLING_BROKER_PAGE (page));
-#endif
 }
 
 static void

@@ -1,0 +1,375 @@
+/* The shell driven for real under Xvfb: StarlingApplication with its
+ * embedded broker (free ports, the test's own data dir), the sidebar
+ * loaded through the control API, the empty state, the add-server dialog
+ * against a second in-process broker (wrong token refused and not saved,
+ * right token saved in GSettings), switching servers, and a clean stop of
+ * the embedded broker on quit.  Screenshots of the main views land in
+ * <build>/tests/app/screenshots/. */
+#define G_LOG_DOMAIN "test-app-shell"
+
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+
+#include "st-server.h"
+#include "starling-add-server-dialog.h"
+#include "starling-application.h"
+#include "starling-window.h"
+
+#define WAIT_SECONDS 20
+
+typedef gboolean (*Condition) (gpointer data);
+
+/* Runs the main context until cond holds or WAIT_SECONDS pass. */
+static gboolean
+wait_for (Condition cond,
+          gpointer  data)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (2000);
+    }
+  return TRUE;
+}
+
+/* Lets pages load and the window draw: a fixed span of iterations. */
+static void
+settle (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (2000);
+}
+
+static gboolean
+window_loaded (gpointer data)
+{
+  StarlingWindow *window = data;
+  StarlingServer *server = starling_window_get_server (window);
+
+  return server != NULL && starling_server_is_ready (server)
+         && !starling_window_is_busy (window)
+         && starling_window_get_view (window) != NULL;
+}
+
+static void
+screenshot (GtkWidget  *widget,
+            const char *name)
+{
+  const char *builddir = g_getenv ("STARLING_BUILDDIR");
+  g_autofree char *dir = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+  GskRenderer *renderer;
+
+  settle (300);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  g_assert_cmpint (width, >, 0);
+  g_assert_cmpint (height, >, 0);
+
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  path = g_build_filename (dir, file, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot %s", path);
+}
+
+/* ---- A second broker: the "remote" server ------------------------------ */
+
+typedef struct {
+  StServer *server;
+  char     *api_url;
+  char     *token;
+} Remote;
+
+static void
+remote_start (Remote *remote)
+{
+  StServerConfig config;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *json = NULL;
+  g_autofree char *token_file = NULL;
+  g_autofree char *token = NULL;
+  JsonObject *api;
+
+  st_server_config_init (&config);
+  config.data_dir = g_build_filename (g_get_user_data_dir (), "remote", NULL);
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    {
+      g_free (config.listen[i]);
+      config.listen[i] = g_strdup ("127.0.0.1:0");
+    }
+  g_free (config.api_listen);
+  config.api_listen = g_strdup ("127.0.0.1:0");
+  config.threads = 1;
+  remote->server = st_server_new (&config, &error);
+  g_assert_no_error (error);
+  g_assert_true (st_server_start (remote->server, &error));
+  g_assert_no_error (error);
+
+  json = st_server_get_ready_json (remote->server);
+  g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
+  api = json_object_get_object_member (json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
+                                                                      "listeners"), "api");
+  remote->api_url = g_strdup_printf ("http://127.0.0.1:%" G_GINT64_FORMAT "/client/v4",
+                                     json_object_get_int_member (api, "port"));
+  token_file = g_build_filename (config.data_dir, ST_SERVER_ADMIN_TOKEN_FILE, NULL);
+  g_assert_true (g_file_get_contents (token_file, &token, NULL, NULL));
+  remote->token = g_strdup (g_strstrip (token));
+  st_server_config_clear (&config);
+}
+
+static void
+remote_stop (Remote *remote)
+{
+  st_server_stop (remote->server);
+  g_clear_pointer (&remote->server, st_server_free);
+  g_clear_pointer (&remote->api_url, g_free);
+  g_clear_pointer (&remote->token, g_free);
+}
+
+/* ---- The test ---------------------------------------------------------- */
+
+typedef struct {
+  Remote   remote;
+  guint16  embedded_api_port;
+  gboolean ran;
+} Fixture;
+
+static JsonNode *
+api (StApiClient *client,
+     const char  *method,
+     const char  *path,
+     const char  *body_json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) body = body_json ? json_from_string (body_json, NULL) : NULL;
+  JsonNode *result = st_api_client_request (client, method, path, NULL, body, NULL, &error);
+
+  g_assert_no_error (error);
+  return result;
+}
+
+static gboolean
+dialog_idle (gpointer data)
+{
+  return !starling_add_server_dialog_is_busy (data);
+}
+
+static gboolean
+server_switched (gpointer data)
+{
+  StarlingWindow *window = data;
+
+  return !starling_server_is_embedded (starling_window_get_server (window)) && window_loaded (window);
+}
+
+static guint
+saved_servers (GSettings *settings)
+{
+  g_autoptr(GVariant) value = g_settings_get_value (settings, "servers");
+
+  return g_variant_n_children (value);
+}
+
+static void
+drive (StarlingApplication *app,
+       Fixture             *fixture)
+{
+  StarlingWindow *window = STARLING_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  GSettings *settings = starling_application_get_settings (app);
+  StarlingServer *embedded = starling_application_get_embedded_server (app);
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) created_broker = NULL;
+  g_autoptr(GVariant) saved = NULL;
+  g_autoptr(GUri) uri = NULL;
+  StarlingAddServerDialog *dialog;
+  const char *url, *token;
+
+  fixture->ran = TRUE;
+  g_assert_true (STARLING_IS_WINDOW (window));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 680);
+
+  /* The embedded broker starts and the sidebar loads: nothing there yet,
+   * and the empty state says what to do. */
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_true (starling_window_get_server (window) == embedded);
+  g_assert_true (starling_server_is_ready (embedded));
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 0);
+  g_assert_cmpstr (starling_window_get_view (window), ==, "status");
+  g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "No Namespaces Yet");
+  screenshot (GTK_WIDGET (window), "shell-empty");
+
+  url = starling_server_get_api_url (embedded);
+  token = starling_server_get_token (embedded);
+  g_assert_nonnull (url);
+  g_assert_nonnull (token);
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_assert_nonnull (uri);
+  fixture->embedded_api_port = g_uri_get_port (uri);
+
+  /* The server page shows the listeners and the token. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.show-server", NULL);
+  g_assert_cmpstr (starling_window_get_view (window), ==, "server");
+  screenshot (GTK_WIDGET (window), "shell-server");
+
+  /* Made elsewhere (through the API), shown after a reload, and the
+   * selection asked for is what is shown. */
+  created = api (starling_server_get_client (embedded), "POST", "namespaces", "{\"name\": \"home\"}");
+  created_broker = api (starling_server_get_client (embedded), "POST", "namespaces/home/brokers", "{\"name\": \"sensors\"}");
+  starling_window_reload (window, "home", NULL);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
+  g_assert_cmpuint (starling_window_get_n_brokers (window), ==, 1);
+  g_assert_cmpstr (starling_window_get_view (window), ==, "namespace");
+  g_assert_cmpstr (g_settings_get_string (settings, "selected-namespace"), ==, "home");
+  settle (500);
+  screenshot (GTK_WIDGET (window), "shell-namespace");
+
+  starling_window_reload (window, "home", "sensors");
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpstr (starling_window_get_view (window), ==, "broker");
+  settle (500);
+  screenshot (GTK_WIDGET (window), "shell-broker");
+
+  /* Add server: a wrong token is refused with the server's message and
+   * nothing is saved. */
+  dialog = STARLING_ADD_SERVER_DIALOG (starling_window_add_server (window));
+  g_object_ref (dialog);
+  starling_add_server_dialog_set_fields (dialog, fixture->remote.api_url, "wrong-token");
+  starling_add_server_dialog_submit (dialog);
+  g_assert_true (starling_add_server_dialog_is_busy (dialog));
+  g_assert_true (wait_for (dialog_idle, dialog));
+  g_assert_nonnull (starling_add_server_dialog_get_error (dialog));
+  g_test_message ("wrong token: %s", starling_add_server_dialog_get_error (dialog));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (dialog)));
+  g_assert_cmpuint (saved_servers (settings), ==, 0);
+  g_assert_true (starling_server_is_embedded (starling_window_get_server (window)));
+  screenshot (GTK_WIDGET (dialog), "shell-add-server-error");
+
+  /* An URL that is no URL never reaches the network. */
+  starling_add_server_dialog_set_fields (dialog, "ftp://nowhere", fixture->remote.token);
+  starling_add_server_dialog_submit (dialog);
+  g_assert_false (starling_add_server_dialog_is_busy (dialog));
+  g_assert_nonnull (starling_add_server_dialog_get_error (dialog));
+
+  /* The right token: saved, and the window switches to it (an empty
+   * server: the empty state). */
+  starling_add_server_dialog_set_fields (dialog, fixture->remote.api_url, fixture->remote.token);
+  starling_add_server_dialog_submit (dialog);
+  g_assert_true (wait_for (server_switched, window));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (dialog)));
+  g_object_unref (dialog);
+  saved = g_settings_get_value (settings, "servers");
+  g_assert_cmpuint (g_variant_n_children (saved), ==, 1);
+  {
+    const char *saved_url, *saved_token;
+
+    g_variant_get_child (saved, 0, "(&s&s)", &saved_url, &saved_token);
+    g_assert_cmpstr (saved_url, ==, fixture->remote.api_url);
+    g_assert_cmpstr (saved_token, ==, fixture->remote.token);
+  }
+  g_assert_cmpstr (g_settings_get_string (settings, "selected-server"), ==, fixture->remote.api_url);
+  g_assert_cmpuint (g_list_model_get_n_items (starling_application_get_servers (app)), ==, 2);
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 0);
+  g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "No Namespaces Yet");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.show-server", NULL);
+  screenshot (GTK_WIDGET (window), "shell-remote-server");
+
+  /* Back to the embedded broker: its namespace is there again. */
+  starling_window_set_server (window, embedded);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
+  g_assert_cmpstr (g_settings_get_string (settings, "selected-server"), ==, STARLING_SERVER_EMBEDDED_ID);
+
+  /* Removing the remote one forgets it. */
+  starling_application_remove_server (app, starling_application_find_server (app, fixture->remote.api_url));
+  g_assert_cmpuint (saved_servers (settings), ==, 0);
+  g_assert_cmpuint (g_list_model_get_n_items (starling_application_get_servers (app)), ==, 1);
+
+  /* Quitting closes the window, which saves its size. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1000);
+}
+
+static void
+activate_cb (StarlingApplication *app,
+             Fixture             *fixture)
+{
+  drive (app, fixture);
+}
+
+static char *system_data_dirs;
+
+static void
+test_shell (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr(StarlingApplication) app = NULL;
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  /* The isolated XDG_DATA_DIRS lacks the MIME database, without which
+   * gdk-pixbuf cannot tell an SVG icon from anything else: the system's
+   * are read-only, so add them back. */
+  if (system_data_dirs != NULL)
+    {
+      g_autofree char *dirs = g_strconcat (g_getenv ("XDG_DATA_DIRS"), ":", system_data_dirs, NULL);
+
+      g_setenv ("XDG_DATA_DIRS", dirs, TRUE);
+    }
+
+  remote_start (&fixture.remote);
+
+  app = starling_application_new ();
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (activate_cb), &fixture);
+  status = g_application_run (G_APPLICATION (app), 0, NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (fixture.ran);
+
+  /* The shutdown handler stopped the embedded broker: its API port is
+   * closed. */
+  g_assert_false (starling_server_is_ready (starling_application_get_embedded_server (app)));
+  connection = g_socket_client_connect_to_host (socket_client, "127.0.0.1", fixture.embedded_api_port, NULL, &error);
+  g_assert_null (connection);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+
+  remote_stop (&fixture.remote);
+}
+
+int
+main (int argc, char *argv[])
+{
+  system_data_dirs = g_strdup (g_getenv ("XDG_DATA_DIRS") ? g_getenv ("XDG_DATA_DIRS") : "/usr/local/share:/usr/share");
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/app/shell", test_shell);
+
+  int status = g_test_run ();
+
+  g_free (system_data_dirs);
+  return status;
+}
