@@ -20,9 +20,18 @@ struct _StHookTarget {
   bool          freeing;     /* free once requests is empty */
 };
 
+/* The largest answer read: a hook answers with at most the messages it was
+ * sent, so anything much larger is a broken hook, not a reason to run out
+ * of memory. */
+#define ANSWER_MIN_LIMIT (16 * 1024 * 1024)
+#define READ_CHUNK       (64 * 1024)
+
 typedef struct {
   StHookTarget *target;
   SoupMessage  *msg;
+  GInputStream *stream;
+  GByteArray   *answer;
+  gsize         limit;
   GCancellable *cancellable;
   GSource      *timer;
   guint         timeout_ms;
@@ -184,14 +193,13 @@ request_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Runs done once, with the answer or why there is none, and frees r. */
 static void
-request_done (GObject *source, GAsyncResult *res, gpointer data)
+request_finish (HookRequest *r, const GError *error, const char *failure)
 {
-  HookRequest *r = data;
   StHookTarget *target = r->target;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), res, &error);
   g_autofree char *why = NULL;
+  g_autoptr (GBytes) body = NULL;
   StHookResult result = { .cancelled = r->cancelled };
 
   if (r->timer)
@@ -199,18 +207,22 @@ request_done (GObject *source, GAsyncResult *res, gpointer data)
       g_source_destroy (r->timer);
       g_clear_pointer (&r->timer, g_source_unref);
     }
-  if (body)
+  if (!error && !failure)
     {
       result.status = soup_message_get_status (r->msg);
+      body = g_byte_array_free_to_bytes (g_steal_pointer (&r->answer));
       result.body = body;
     }
   else if (r->timed_out)
     result.error = why = g_strdup_printf ("no answer within %u ms", r->timeout_ms);
   else
-    result.error = why = g_strdup (error ? error->message : "no answer");
+    result.error = why = g_strdup (failure ? failure : error->message);
 
   g_ptr_array_remove (target->requests, r);
   r->done (&result, r->data);
+  if (r->answer)
+    g_byte_array_unref (r->answer);
+  g_clear_object (&r->stream);
   g_object_unref (r->msg);
   g_object_unref (r->cancellable);
   g_free (r);
@@ -222,6 +234,57 @@ request_done (GObject *source, GAsyncResult *res, gpointer data)
       target_destroy (target);
       maybe_quit (client);
     }
+}
+
+static void
+read_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookRequest *r = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), res, &error);
+  gsize len;
+  const guint8 *bytes;
+
+  if (!chunk)
+    {
+      request_finish (r, error, NULL);
+      return;
+    }
+  bytes = g_bytes_get_data (chunk, &len);
+  if (len == 0)
+    {
+      request_finish (r, NULL, NULL);
+      return;
+    }
+  if (r->answer->len + len > r->limit)
+    {
+      g_autofree char *why = g_strdup_printf ("the answer is larger than %" G_GSIZE_FORMAT " bytes",
+                                              r->limit);
+
+      g_cancellable_cancel (r->cancellable);
+      request_finish (r, NULL, why);
+      return;
+    }
+  g_byte_array_append (r->answer, bytes, len);
+  g_input_stream_read_bytes_async (r->stream, READ_CHUNK, G_PRIORITY_DEFAULT, r->cancellable,
+                                   read_done, r);
+}
+
+static void
+request_sent (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookRequest *r = data;
+  g_autoptr (GError) error = NULL;
+
+  r->stream = soup_session_send_finish (SOUP_SESSION (source), res, &error);
+  if (!r->stream)
+    {
+      request_finish (r, error, NULL);
+      return;
+    }
+  r->answer = g_byte_array_new ();
+  g_input_stream_read_bytes_async (r->stream, READ_CHUNK, G_PRIORITY_DEFAULT, r->cancellable,
+                                   read_done, r);
 }
 
 void
@@ -297,12 +360,13 @@ st_hook_post (StHookTarget *target,
   r->msg = msg;
   r->cancellable = g_cancellable_new ();
   r->timeout_ms = timeout_ms;
+  r->limit = MAX ((gsize) ANSWER_MIN_LIMIT, 4 * body_len);
   r->done = done;
   r->data = data;
   r->timer = g_timeout_source_new (MAX (timeout_ms, 1));
   g_source_set_callback (r->timer, request_timeout, r, NULL);
   g_source_attach (r->timer, g_main_context_get_thread_default ());
   g_ptr_array_add (target->requests, r);
-  soup_session_send_and_read_async (target->session, msg, G_PRIORITY_DEFAULT, r->cancellable,
-                                    request_done, r);
+  soup_session_send_async (target->session, msg, G_PRIORITY_DEFAULT, r->cancellable,
+                           request_sent, r);
 }

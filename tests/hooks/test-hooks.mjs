@@ -421,19 +421,26 @@ test('drop: left out, topic changed or unknown mid is not delivered; PUBACK/PUBR
   assert.equal(s.failed, 0);
 });
 
-test('failures: 500, garbage and a hook slower than the timeout drop the batch (0x80), or deliver it with failure "deliver"', async () => {
+test('failures: 500, garbage, an object, 17 MiB and a hook slower than the timeout drop the batch (0x80), or deliver it with failure "deliver"', async () => {
   hook.behaviours.set('fail500', (record, req, res) => answer(res, record.messages, 500));
   hook.behaviours.set('garbage', (record, req, res) => res.writeHead(200).end('this is not { json'));
   hook.behaviours.set('object', (record, req, res) => answer(res, { messages: record.messages }));
+  // Valid JSON, but far more than a hook could mean: not read past 16 MiB.
+  hook.behaviours.set('huge', (record, req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.write(' '.repeat(17 * 1024 * 1024));
+    res.end(JSON.stringify(record.messages));
+  });
   hook.behaviours.set('slow', async (record, req, res) => {
     await sleep(1500);
     if (!res.destroyed)
       answer(res, record.messages);
   });
-  for (const name of ['fail500', 'garbage', 'object', 'slow'])
-    await makeBroker(name, { url: hook.url(name), timeout: 0.4 });
+  const names = ['fail500', 'garbage', 'object', 'huge', 'slow'];
+  for (const name of names)
+    await makeBroker(name, { url: hook.url(name), timeout: name === 'huge' ? 10 : 0.4 });
 
-  for (const name of ['fail500', 'garbage', 'object', 'slow']) {
+  for (const name of names) {
     const sub = await connect(name, `${name}-sub`);
     await subscribe(sub, '#');
     const pub = await connect(name, `${name}-pub`);
@@ -449,6 +456,8 @@ test('failures: 500, garbage and a hook slower than the timeout drop the batch (
       assert.match(r.result.on_publish.stats.last_error, /no answer within 400 ms/);
     if (name === 'fail500')
       assert.match(r.result.on_publish.stats.last_error, /500/);
+    if (name === 'huge')
+      assert.match(r.result.on_publish.stats.last_error, /larger than 16777216 bytes/);
 
     r = await call(daemon, 'PATCH', `${ns()}/brokers/${name}`, { on_publish: { failure: 'deliver' } });
     assert.equal(r.status, 200);
