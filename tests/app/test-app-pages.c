@@ -515,6 +515,21 @@ broker_page_lists (gpointer page)
          (expect[1] == 0 || find_action_button (GTK_WIDGET (credentials), "broker.unrevoke") != NULL);
 }
 
+static gboolean
+keys_listed (gpointer page)
+{
+  return page_loaded (page) &&
+         count_rows (child (page, STARLING_TYPE_BROKER_PAGE, "keys_list")) == GPOINTER_TO_UINT (g_object_get_data (page, "keys"));
+}
+
+static gboolean
+subtitle_has (gpointer row)
+{
+  const char *subtitle = adw_action_row_get_subtitle (row);
+
+  return subtitle != NULL && strstr (subtitle, g_object_get_data (row, "expect")) != NULL;
+}
+
 static GtkWidget *
 row_titled (GtkListBox *list, const char *title)
 {
@@ -583,6 +598,40 @@ test_admin_flow (Fixture *f, gconstpointer data)
                    ==, "Sensors at home");
   g_assert_cmpstr (stack_child (ns_page, STARLING_TYPE_NAMESPACE_PAGE, "brokers_stack"), ==, "empty");
   screenshot (f, GTK_WIDGET (f->window), "namespace-page-empty");
+
+  /* Editing: the dialog loads the description; a server without a
+   * namespace PATCH route says so in the dialog instead of failing
+   * silently. */
+  gtk_widget_activate_action (ns_page, "namespace.edit", NULL);
+  dialog = wait_toplevel (STARLING_TYPE_NAMESPACE_DIALOG);
+  wait_until (dialog_idle, dialog, "the namespace to load in the dialog");
+  g_assert_false (gtk_widget_is_sensitive (child (dialog, STARLING_TYPE_NAMESPACE_DIALOG, "name_row")));
+  g_assert_cmpstr (gtk_editable_get_text (child (dialog, STARLING_TYPE_NAMESPACE_DIALOG, "description_row")),
+                   ==, "Sensors at home");
+  gtk_editable_set_text (child (dialog, STARLING_TYPE_NAMESPACE_DIALOG, "description_row"), "Sensors, at home");
+  watch (dialog, &watched);
+  click (child (dialog, STARLING_TYPE_NAMESPACE_DIALOG, "save_button"));
+  wait_until (dialog_idle, dialog, "the namespace edit");
+  node = api (f, "GET", "namespaces/home", &error);
+  g_assert_no_error (error);
+  if (changed.emitted)
+    {
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "description"), ==,
+                       "Sensors, at home");
+      wait_gone (&watched);
+      changed_clear (&changed);
+    }
+  else
+    {
+      label = child (dialog, STARLING_TYPE_NAMESPACE_DIALOG, "error_label");
+      g_assert_true (gtk_widget_get_visible (GTK_WIDGET (label)));
+      g_assert_cmpstr (gtk_label_get_text (label), ==, "This server cannot change a namespace’s description.");
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "description"), ==,
+                       "Sensors at home");
+      gtk_window_close (dialog);
+      wait_gone (&watched);
+    }
+  g_clear_pointer (&node, json_node_unref);
 
   /* 3. A broker, from the empty state's button, with a 2-day expiration. */
   click (child (ns_page, STARLING_TYPE_NAMESPACE_PAGE, "empty_new_button"));
@@ -678,7 +727,29 @@ test_admin_flow (Fixture *f, gconstpointer data)
   adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "revocations");
   screenshot (f, GTK_WIDGET (f->window), "revocations");
   adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "keys");
+  g_object_set_data (G_OBJECT (broker_page), "keys", GUINT_TO_POINTER (1));
+  wait_until (keys_listed, broker_page, "the broker's key");
+  click (find_action_button (GTK_WIDGET (broker_page), "broker.rotate-key"));
+  g_object_set_data (G_OBJECT (broker_page), "keys", GUINT_TO_POINTER (2));
+  wait_until (keys_listed, broker_page, "the rotated key");
   screenshot (f, GTK_WIDGET (f->window), "keys");
+  node = api (f, "GET", "namespaces/home/brokers/sensors/publickeys", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (node), "keys")), ==, 2);
+  g_clear_pointer (&node, json_node_unref);
+
+  adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "certificate");
+  {
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer (child (broker_page, STARLING_TYPE_BROKER_PAGE, "ca_view"));
+    GtkTextIter start, end;
+    g_autofree char *pem = NULL;
+
+    gtk_text_buffer_get_bounds (buffer, &start, &end);
+    pem = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+    g_assert_true (g_str_has_prefix (pem, "-----BEGIN CERTIFICATE-----"));
+  }
+  g_assert_true (gtk_widget_is_sensitive (find_action_button (GTK_WIDGET (broker_page), "broker.save-ca")));
+  screenshot (f, GTK_WIDGET (f->window), "certificate");
 
   /* 7. What the server has, through a separate client. */
   node = api (f, "GET", "namespaces/home/brokers/sensors", &error);
@@ -721,7 +792,43 @@ test_admin_flow (Fixture *f, gconstpointer data)
     g_clear_pointer (&node, json_node_unref);
   }
 
-  /* 8. Delete the broker, then the namespace, each after its confirmation. */
+  /* 8. Edit the broker: no expiry, a hook that delivers when it fails. */
+  gtk_widget_activate_action (broker_page, "broker.edit", NULL);
+  dialog = wait_toplevel (STARLING_TYPE_BROKER_DIALOG);
+  wait_until (dialog_idle, dialog, "the broker to load in the dialog");
+  g_assert_cmpuint (adw_combo_row_get_selected (child (dialog, STARLING_TYPE_BROKER_DIALOG, "expiration_unit_row")),
+                    ==, STARLING_EXPIRY_DAYS);
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (child (dialog, STARLING_TYPE_BROKER_DIALOG, "expiration_amount")),
+                   ==, 2);
+  g_assert_false (gtk_widget_is_sensitive (child (dialog, STARLING_TYPE_BROKER_DIALOG, "failure_row")));
+  adw_combo_row_set_selected (child (dialog, STARLING_TYPE_BROKER_DIALOG, "expiration_unit_row"), STARLING_EXPIRY_NONE);
+  gtk_editable_set_text (child (dialog, STARLING_TYPE_BROKER_DIALOG, "on_publish_row"), "http://127.0.0.1:9/hook");
+  g_assert_true (gtk_widget_is_sensitive (child (dialog, STARLING_TYPE_BROKER_DIALOG, "failure_row")));
+  adw_combo_row_set_selected (child (dialog, STARLING_TYPE_BROKER_DIALOG, "failure_row"), 1);
+  click (child (dialog, STARLING_TYPE_BROKER_DIALOG, "save_button"));
+  wait_until (is_true, &changed.emitted, "the edited broker");
+  g_assert_cmpstr (changed.broker, ==, "sensors");
+  changed_clear (&changed);
+  node = api (f, "GET", "namespaces/home/brokers/sensors", &error);
+  g_assert_no_error (error);
+  {
+    JsonObject *o = json_node_get_object (node);
+    JsonObject *hook = json_object_get_object_member (o, "on_publish");
+
+    g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "expiration")));
+    g_assert_nonnull (hook);
+    g_assert_cmpstr (json_object_get_string_member (hook, "url"), ==, "http://127.0.0.1:9/hook");
+    g_assert_cmpstr (json_object_get_string_member (hook, "failure"), ==, "deliver");
+  }
+  g_clear_pointer (&node, json_node_unref);
+  row = child (broker_page, STARLING_TYPE_BROKER_PAGE, "on_publish_row");
+  g_object_set_data (G_OBJECT (row), "expect", (gpointer) "http://127.0.0.1:9/hook (delivers messages when it fails)");
+  wait_until (subtitle_has, row, "the hook on the broker page");
+  g_assert_cmpstr (adw_action_row_get_subtitle (child (broker_page, STARLING_TYPE_BROKER_PAGE, "expiration_row")),
+                   ==, "No expiry");
+
+  /* 9. Delete the broker, then the namespace, each after its confirmation. */
+  wait_until (page_loaded, broker_page, "the broker page to settle");
   gtk_widget_activate_action (broker_page, "broker.delete", NULL);
   dialog = wait_toplevel (ADW_TYPE_MESSAGE_DIALOG);
   g_assert_nonnull (strstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), "sensors"));
