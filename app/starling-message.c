@@ -132,7 +132,7 @@ starling_message_new (const char                *topic,
   self->retain = !!retain;
   self->outgoing = !!outgoing;
   self->time = time ? time : g_get_real_time ();
-  self->props = props ? props : starling_message_properties_new ();
+  self->props = props;
   return self;
 }
 
@@ -188,8 +188,10 @@ starling_message_get_outgoing (StarlingMessage *self)
 const StarlingMessageProperties *
 starling_message_get_properties (StarlingMessage *self)
 {
+  static const StarlingMessageProperties empty = { .payload_format = -1, .message_expiry = -1 };
+
   g_return_val_if_fail (STARLING_IS_MESSAGE (self), NULL);
-  return self->props;
+  return self->props ? self->props : &empty;
 }
 
 const char *
@@ -231,7 +233,7 @@ starling_message_to_json (StarlingMessage *self)
   const StarlingMessageProperties *p;
 
   g_return_val_if_fail (STARLING_IS_MESSAGE (self), NULL);
-  p = self->props;
+  p = starling_message_get_properties (self);
 
   dt = g_date_time_new_from_unix_utc (self->time / G_USEC_PER_SEC);
   dt = g_date_time_add (g_steal_pointer (&dt), self->time % G_USEC_PER_SEC);

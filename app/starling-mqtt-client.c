@@ -10,6 +10,13 @@
 
 /* One drain a frame at most. */
 #define DRAIN_INTERVAL_US 16667
+/* At most this many messages a drain, so one drain never costs a frame;
+ * the rest wait for the next. */
+#define MAX_DRAIN_MESSAGES 2000
+/* Below GTK's redraw (G_PRIORITY_HIGH_IDLE + 20) and input: under load the
+ * window still lays out and paints every frame, and the drain takes what
+ * time is left. */
+#define DRAIN_PRIORITY (G_PRIORITY_HIGH_IDLE + 30)
 /* When the main thread falls this far behind, the oldest messages go. */
 #define MAX_QUEUED_MESSAGES 100000
 #define BACKOFF_MIN_S 1
@@ -165,7 +172,12 @@ lenstring (const MQTTLenString *s)
 static StarlingMessageProperties *
 properties_from_paho (const MQTTProperties *in)
 {
-  StarlingMessageProperties *props = starling_message_properties_new ();
+  StarlingMessageProperties *props;
+
+  /* Most messages have none: they share the message type's empty set. */
+  if (in->count == 0)
+    return NULL;
+  props = starling_message_properties_new ();
 
   for (int i = 0; i < in->count; i++)
     {
@@ -349,9 +361,54 @@ on_tls_error (const char *str, size_t len, void *context)
 const char *
 starling_mqtt_reason_to_string (int reason_code)
 {
-  const char *s = MQTTReasonCode_toString (reason_code);
-
-  return s ? s : _("Unknown reason");
+  /* Paho's own names are upper-case identifiers: people read these. */
+  switch (reason_code)
+    {
+    case 0x00: return _("Success");
+    case 0x01: return _("Granted QoS 1");
+    case 0x02: return _("Granted QoS 2");
+    case 0x04: return _("Disconnect with will message");
+    case 0x10: return _("No matching subscribers");
+    case 0x11: return _("No subscription existed");
+    case 0x18: return _("Continue authentication");
+    case 0x19: return _("Re-authenticate");
+    case 0x80: return _("Unspecified error");
+    case 0x81: return _("Malformed packet");
+    case 0x82: return _("Protocol error");
+    case 0x83: return _("Implementation specific error");
+    case 0x84: return _("Unsupported protocol version");
+    case 0x85: return _("Client identifier not valid");
+    case 0x86: return _("Bad user name or password");
+    case 0x87: return _("Not authorized");
+    case 0x88: return _("Server unavailable");
+    case 0x89: return _("Server busy");
+    case 0x8A: return _("Banned");
+    case 0x8B: return _("Server shutting down");
+    case 0x8C: return _("Bad authentication method");
+    case 0x8D: return _("Keep alive timeout");
+    case 0x8E: return _("Session taken over");
+    case 0x8F: return _("Topic filter invalid");
+    case 0x90: return _("Topic name invalid");
+    case 0x91: return _("Packet identifier in use");
+    case 0x92: return _("Packet identifier not found");
+    case 0x93: return _("Receive maximum exceeded");
+    case 0x94: return _("Topic alias invalid");
+    case 0x95: return _("Packet too large");
+    case 0x96: return _("Message rate too high");
+    case 0x97: return _("Quota exceeded");
+    case 0x98: return _("Administrative action");
+    case 0x99: return _("Payload format invalid");
+    case 0x9A: return _("Retain not supported");
+    case 0x9B: return _("QoS not supported");
+    case 0x9C: return _("Use another server");
+    case 0x9D: return _("Server moved");
+    case 0x9E: return _("Shared subscriptions not supported");
+    case 0x9F: return _("Connection rate exceeded");
+    case 0xA0: return _("Maximum connect time");
+    case 0xA1: return _("Subscription identifiers not supported");
+    case 0xA2: return _("Wildcard subscriptions not supported");
+    default:   return _("Unknown reason");
+    }
 }
 
 static void
@@ -585,10 +642,30 @@ drain (gpointer data)
     return G_SOURCE_CONTINUE;
 
   g_mutex_lock (&shared->lock);
-  events = shared->events;
-  g_queue_init (&shared->events);
-  shared->n_queued_messages = 0;
-  shared->wake_pending = FALSE;
+  if (shared->n_queued_messages <= MAX_DRAIN_MESSAGES)
+    {
+      events = shared->events;
+      g_queue_init (&shared->events);
+      shared->n_queued_messages = 0;
+      shared->wake_pending = FALSE;
+    }
+  else
+    {
+      guint n = 0;
+
+      /* Take the oldest events up to the cap; come back next frame. */
+      g_queue_init (&events);
+      while (n < MAX_DRAIN_MESSAGES)
+        {
+          Event *ev = g_queue_pop_head (&shared->events);
+
+          if (ev->kind == EV_MESSAGE)
+            n++;
+          g_queue_push_tail (&events, ev);
+        }
+      shared->n_queued_messages -= n;
+      g_source_set_ready_time (self->source, g_get_monotonic_time () + DRAIN_INTERVAL_US);
+    }
   shared->next_drain = g_get_monotonic_time () + DRAIN_INTERVAL_US;
   self->dropped_seen = shared->dropped;
   g_mutex_unlock (&shared->lock);
@@ -751,6 +828,7 @@ starling_mqtt_client_init (StarlingMqttClient *self)
   self->status = g_strdup (_("Not connected"));
   self->source = g_source_new (&source_funcs, sizeof (GSource));
   g_source_set_name (self->source, "[starling] mqtt drain");
+  g_source_set_priority (self->source, DRAIN_PRIORITY);
   g_source_set_callback (self->source, drain, self, NULL);
   g_source_attach (self->source, g_main_context_get_thread_default ());
 }
