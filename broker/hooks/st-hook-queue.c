@@ -13,6 +13,8 @@
  * often: with a message a millisecond, one line per failure would bury
  * the log. */
 #define FAILURE_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
+/* The counters go to the log this often while the hook is busy. */
+#define SUMMARY_LOG_INTERVAL_US (60 * G_USEC_PER_SEC)
 
 typedef struct {
   StMessage *msg;
@@ -71,6 +73,8 @@ struct _StHookQueue {
   StHookStats     stats;
   gint64          last_logged_us;
   char           *last_logged;
+  gint64          last_summary_us;
+  guint64         summarised_sent;   /* stats.sent at the last summary */
 };
 
 /* ---- settings ------------------------------------------------------------ */
@@ -867,6 +871,19 @@ apply (StHookQueue *q, HookBatch *b)
         }
       if (b->sent)
         log_outcome_locked (q, b);
+      gint64 now = g_get_monotonic_time ();
+      if (q->stats.sent != q->summarised_sent && now - q->last_summary_us >= SUMMARY_LOG_INTERVAL_US)
+        {
+          if (q->last_summary_us)
+            g_message ("broker %s.%s: on-publish hook so far: %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT
+                       " delivered (%" G_GUINT64_FORMAT " changed), %" G_GUINT64_FORMAT " dropped, %"
+                       G_GUINT64_FORMAT " in failed requests (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT ")",
+                       broker->name, broker->namespace_name, q->stats.sent, q->stats.delivered,
+                       q->stats.changed, q->stats.dropped, q->stats.failed, q->stats.failed_requests,
+                       q->stats.requests);
+          q->last_summary_us = now;
+          q->summarised_sent = q->stats.sent;
+        }
     }
   update_active_locked (q);
   bool stopped = q->stopped;
