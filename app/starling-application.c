@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <stdlib.h>
 
 #include "starling-application.h"
 #include "starling-window.h"
@@ -221,8 +222,19 @@ starling_application_startup (GApplication *app)
   StarlingApplication *self = STARLING_APPLICATION (app);
   g_autoptr(GPtrArray) saved = NULL;
   g_autoptr(GVariant) saved_value = NULL;
+  g_autoptr(GSettingsSchema) schema = NULL;
 
   G_APPLICATION_CLASS (starling_application_parent_class)->startup (app);
+
+  /* g_settings_new() would abort with a terse message: say how to run
+   * an uninstalled build instead. */
+  schema = g_settings_schema_source_lookup (g_settings_schema_source_get_default (), APP_ID, TRUE);
+  if (schema == NULL)
+    {
+      g_printerr (_("The settings schema %s is not installed. To run from a build directory, set GSETTINGS_SCHEMA_DIR=BUILD/data (build-aux/run and “meson devenv” do).\n"),
+                  APP_ID);
+      exit (EXIT_FAILURE);
+    }
 
   self->settings = g_settings_new (APP_ID);
   self->servers = g_list_store_new (STARLING_TYPE_SERVER);

@@ -149,13 +149,14 @@ page_changed_cb (StarlingWindow *self,
                  const char     *ns,
                  const char     *broker)
 {
-  /* Both NULL: something was deleted; nothing to select then. */
+  /* Both NULL: something was deleted; nothing to select then, and the
+   * reload shows the empty state (not now: the page emitting this is
+   * still running its handler). */
   if (ns == NULL)
     {
       g_clear_pointer (&self->select_ns, g_free);
       g_clear_pointer (&self->select_broker, g_free);
       starling_window_reload (self, NULL, NULL);
-      show_empty_state (self);
       return;
     }
   starling_window_reload (self, ns, broker);
