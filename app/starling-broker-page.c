@@ -207,22 +207,52 @@ starling_snippet_mqttjs (const char *endpoint,
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
-char *
-starling_snippet_mosquitto (const char *endpoint,
-                            gboolean    token_auth)
+/* Single-quoted for a POSIX shell. */
+static void
+append_shell_quoted (GString *s, const char *text)
 {
+  g_string_append_c (s, '\'');
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == '\'')
+        g_string_append (s, "'\\''");
+      else
+        g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '\'');
+}
+
+char *
+starling_snippet_mosquitto_with (const char *endpoint,
+                                 const char *client_id,
+                                 const char *token)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
   g_autofree char *host = NULL;
   int port;
 
   endpoint_host_port (endpoint, &host, &port);
+  g_string_append_printf (s, "mosquitto_sub -h %s -p %d --cafile " CA_FILE_NAME " \\\n  -V mqttv5", host, port);
   /* The client id must be the token's: mosquitto_sub would make up its
    * own, which the broker refuses (0x85). */
-  if (token_auth)
-    return g_strdup_printf ("mosquitto_sub -h %s -p %d --cafile " CA_FILE_NAME " \\\n"
-                            "  -V mqttv5 -i '<CLIENT_ID>' -u token -P '<TOKEN>' \\\n"
-                            "  -t '#' -v\n", host, port);
-  return g_strdup_printf ("mosquitto_sub -h %s -p %d --cafile " CA_FILE_NAME " \\\n"
-                          "  -V mqttv5 -t '#' -v\n", host, port);
+  if (token != NULL)
+    {
+      g_string_append (s, " -i ");
+      append_shell_quoted (s, client_id);
+      g_string_append (s, " -u token -P ");
+      append_shell_quoted (s, token);
+      g_string_append (s, " \\\n ");
+    }
+  g_string_append (s, " -t '#' -v\n");
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+char *
+starling_snippet_mosquitto (const char *endpoint,
+                            gboolean    token_auth)
+{
+  return starling_snippet_mosquitto_with (endpoint, token_auth ? "<CLIENT_ID>" : NULL,
+                                          token_auth ? "<TOKEN>" : NULL);
 }
 
 static void

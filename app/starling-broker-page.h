@@ -27,5 +27,10 @@ char      *starling_snippet_mqttjs      (const char *endpoint,
                                          gboolean    token_auth);
 char      *starling_snippet_mosquitto   (const char *endpoint,
                                          gboolean    token_auth);
+/* The mosquitto_sub command for one credential (token NULL: anonymous),
+ * values quoted for the shell. */
+char      *starling_snippet_mosquitto_with (const char *endpoint,
+                                            const char *client_id,
+                                            const char *token);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "starling-credentials-dialog.h"
+#include "starling-broker-page.h"
 #include "starling-util.h"
 
 #define MAX_CREDENTIALS 100
@@ -215,7 +216,8 @@ form_changed_cb (StarlingCredentialsDialog *self)
 static GtkWidget *
 copy_button (const char *action, const char *target, const char *tooltip)
 {
-  GtkWidget *button = gtk_button_new_from_icon_name ("edit-copy-symbolic");
+  GtkWidget *button = gtk_button_new_from_icon_name (g_str_equal (action, "dialog.copy-command")
+                                                     ? "utilities-terminal-symbolic" : "edit-copy-symbolic");
 
   gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
   gtk_widget_set_tooltip_text (button, tooltip);
@@ -245,6 +247,8 @@ show_result (StarlingCredentialsDialog *self)
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), copy_button ("dialog.copy-client-id", client_id,
                                                                    _("Copy Client ID")));
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), copy_button ("dialog.copy-token", jwt, _("Copy Token")));
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), copy_button ("dialog.copy-command", client_id,
+                                                                   _("Copy a mosquitto_sub Command")));
       g_object_set_data_full (G_OBJECT (row), "client-id", g_strdup (client_id), g_free);
       gtk_list_box_append (self->result_list, row);
     }
@@ -324,6 +328,23 @@ issue_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   set_busy (self, TRUE);
   st_api_client_request_async (self->client, "GET", path, (const char *const *) query->pdata, NULL,
                                self->cancellable, issued_cb, g_object_ref (self));
+}
+
+/* A ready command for one credential: what a person needs to see the
+ * broker work, with nothing to fill in but the CA file. */
+static void
+copy_command_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  StarlingCredentialsDialog *self = STARLING_CREDENTIALS_DIALOG (widget);
+  const char *client_id = g_variant_get_string (parameter, NULL);
+  g_autofree char *command = NULL;
+
+  if (self->issued == NULL || !json_object_has_member (self->issued, client_id))
+    return;
+  command = starling_snippet_mosquitto_with (self->endpoint,
+                                             client_id,
+                                             json_object_get_string_member (self->issued, client_id));
+  starling_copy_to_clipboard (widget, command, _("mosquitto_sub command"));
 }
 
 static void
@@ -461,6 +482,7 @@ starling_credentials_dialog_class_init (StarlingCredentialsDialogClass *klass)
   gtk_widget_class_install_action (widget_class, "dialog.issue", NULL, issue_action);
   gtk_widget_class_install_action (widget_class, "dialog.copy-client-id", "s", copy_action);
   gtk_widget_class_install_action (widget_class, "dialog.copy-token", "s", copy_action);
+  gtk_widget_class_install_action (widget_class, "dialog.copy-command", "s", copy_command_action);
   gtk_widget_class_install_action (widget_class, "dialog.save-json", NULL, save_action);
   gtk_widget_class_install_action (widget_class, "dialog.save-env", NULL, save_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);

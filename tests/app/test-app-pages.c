@@ -173,6 +173,11 @@ test_snippets (void)
   g_assert_nonnull (strstr (js, "mqtt.connect(\"mqtts://sensors.home.localhost:18883\""));
   g_assert_nonnull (strstr (js, "password: \"<TOKEN>\""));
   g_assert_nonnull (strstr (js, "fs.readFileSync(\"starling-ca.pem\")"));
+  {
+    g_autofree char *one = starling_snippet_mosquitto_with ("mqtts://b.ns.localhost:8883", "it's", "eyJ.x.y");
+
+    g_assert_nonnull (strstr (one, "-i 'it'\\''s' -u token -P 'eyJ.x.y'"));
+  }
 }
 
 /* ---- Driving the widgets -------------------------------------------------- */
@@ -530,6 +535,31 @@ subtitle_has (gpointer row)
   return subtitle != NULL && strstr (subtitle, g_object_get_data (row, "expect")) != NULL;
 }
 
+typedef struct {
+  gboolean  done;
+  char     *text;
+} ClipboardRead;
+
+static void
+clipboard_read_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  ClipboardRead *r = data;
+
+  r->text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, NULL);
+  r->done = TRUE;
+}
+
+static char *
+clipboard_text (GtkWidget *widget)
+{
+  ClipboardRead r = { FALSE, NULL };
+
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, clipboard_read_cb, &r);
+  wait_until (is_true, &r.done, "the clipboard");
+  g_assert_nonnull (r.text);
+  return r.text;
+}
+
 static GtkWidget *
 row_titled (GtkListBox *list, const char *title)
 {
@@ -699,6 +729,16 @@ test_admin_flow (Fixture *f, gconstpointer data)
     g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "eyJ"));
     g_assert_nonnull (row_titled (result, "hall"));
     g_assert_nonnull (find_action_button (row, "dialog.copy-token"));
+    /* The row's terminal button: a command with this credential in it. */
+    click (find_action_button (row, "dialog.copy-command"));
+    {
+      g_autofree char *command = clipboard_text (GTK_WIDGET (dialog));
+      g_autofree char *expected = g_strdup_printf ("-i 'kitchen' -u token -P '%s'",
+                                                   adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
+
+      g_assert_true (g_str_has_prefix (command, "mosquitto_sub -h sensors.home.localhost -p "));
+      g_assert_nonnull (strstr (command, expected));
+    }
   }
   settle ();
   screenshot (f, GTK_WIDGET (dialog), "issue-dialog-result");
