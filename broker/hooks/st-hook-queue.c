@@ -8,6 +8,7 @@
 #include "core/st-broker.h"
 #include "core/st-conn.h"
 #include "core/st-engine-private.h"
+#include "core/st-persist.h"
 
 /* A failing hook is logged when its error changes, else at most this
  * often: with a message a millisecond, one line per failure would bury
@@ -106,6 +107,19 @@ static const char *
 item_client_id (const HookItem *it)
 {
   return it->conn ? it->conn->client_id : it->will_client_id;
+}
+
+/* Broker lock held. A QoS 2 message that leaves unacknowledged (hooks
+ * stopping, answer discarded) must not stay in the session's received
+ * set: the client sends it again after reconnecting, and would otherwise
+ * get a PUBREC for a duplicate that was never routed. */
+static void
+release_qos2_locked (HookItem *it)
+{
+  StSession *s = it->conn ? it->conn->session : NULL;
+
+  if (it->qos == 2 && s && g_hash_table_remove (s->qos2_in, GUINT_TO_POINTER (it->packet_id)))
+    st_persist_qos2_released (s, it->packet_id);
 }
 
 static void
@@ -253,6 +267,13 @@ drop_all (StHookQueue *q, bool stop)
   update_active_locked (q);
   pthread_mutex_unlock (&q->lock);
 
+  if (items.length)
+    {
+      st_broker_lock (q->broker);
+      for (GList *l = items.head; l; l = l->next)
+        release_qos2_locked (l->data);
+      st_broker_unlock (q->broker);
+    }
   while ((it = g_queue_pop_head (&items)))
     {
       item_clear (it);
@@ -291,7 +312,10 @@ st_hook_queue_push (StHookQueue *q, StConn *conn, StMessage *msg, uint16_t packe
     {
       /* Deleted broker or stopping server: its clients are being
        * disconnected; unacknowledged, the message is theirs to send again. */
+      HookItem refused = { .conn = conn, .qos = msg->qos, .packet_id = packet_id };
+
       pthread_mutex_unlock (&q->lock);
+      release_qos2_locked (&refused);
       return true;
     }
 
@@ -783,7 +807,14 @@ apply (StHookQueue *q, HookBatch *b)
   guint64 total_msgs = 0;
   size_t total_bytes = 0;
 
-  if (!discard)
+  if (discard)
+    {
+      st_broker_lock (broker);
+      for (guint i = 0; i < b->n; i++)
+        release_qos2_locked (&b->items[i]);
+      st_broker_unlock (broker);
+    }
+  else
     {
       st_broker_lock (broker);
       discard = broker->removed;
