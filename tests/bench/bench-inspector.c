@@ -2,8 +2,9 @@
  *
  *   bench-inspector [--rate MSGS_PER_S] [--topics N] [--seconds S]
  *
- * Starts an in-process broker (StServer, --dev: anonymous, plain MQTT on a
- * free loopback port), shows the inspector in a window connected to it with
+ * Starts a broker (--dev: anonymous, plain MQTT on a free loopback port):
+ * $STARLINGD as its own process when set, so the resident memory printed
+ * is the app's alone, else an in-process StServer.  Shows the inspector in a window connected to it with
  * Paho (subscribed to "#", newest first), and publishes from a thread over
  * a raw MQTT 3.1.1 connection: RATE messages a second (default 20,000) of
  * small JSON payloads spread over N topics (default 1,000).
@@ -20,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "st-server.h"
@@ -40,6 +44,20 @@ static GArray *intervals;      /* frame intervals in µs, since the load began *
 static gint64 last_frame;
 static gint64 worst_window;    /* the longest interval in the current report window */
 static gboolean measuring;
+/* Frames over 100 ms, and how much of that time the main thread ran: a
+ * long frame with little CPU means the thread waited for a core (a busy
+ * machine), one with as much CPU as wall time means the app was slow. */
+static guint long_frames;
+static gint64 long_wall, long_cpu, last_cpu;
+
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
 
 static void
 put_varint (GByteArray *out, guint32 n)
@@ -153,14 +171,22 @@ static void
 after_paint (GdkFrameClock *clock, gpointer data)
 {
   gint64 now = g_get_monotonic_time ();
+  gint64 cpu = thread_cpu_us ();
 
   if (measuring && last_frame)
     {
       gint64 d = now - last_frame;
       g_array_append_val (intervals, d);
       worst_window = MAX (worst_window, d);
+      if (d > 100000)
+        {
+          long_frames++;
+          long_wall += d;
+          long_cpu += cpu - last_cpu;
+        }
     }
   last_frame = now;
+  last_cpu = cpu;
 }
 
 static int
@@ -187,13 +213,15 @@ report (StarlingInspector *inspector, const char *when, gint64 t0)
       max = g_array_index (sorted, gint64, sorted->len - 1);
     }
   printf ("%-6s t=%5.1fs published=%-8d received=%-8" G_GUINT64_FORMAT " (%.0f/s) dropped=%" G_GUINT64_FORMAT
-          " topics=%u log=%u frames=%u (%.1f/s) interval ms p50=%.1f p95=%.1f p99=%.1f max=%.1f window-max=%.1f rss=%zu KiB\n",
+          " topics=%u log=%u frames=%u (%.1f/s) interval ms p50=%.1f p95=%.1f p99=%.1f max=%.1f window-max=%.1f"
+          " frames>100ms=%u (main thread on CPU %.0f%% of them) rss=%zu KiB\n",
           when, secs, g_atomic_int_get (&published), got, got / MAX (secs, 0.001),
           starling_mqtt_client_get_n_dropped (starling_inspector_get_client (inspector)),
           starling_topic_tree_get_n_topics (starling_inspector_get_tree (inspector)),
           g_list_model_get_n_items (G_LIST_MODEL (starling_inspector_get_log (inspector))),
           intervals->len, intervals->len / MAX (secs, 0.001),
-          p50 / 1000.0, p95 / 1000.0, p99 / 1000.0, max / 1000.0, worst_window / 1000.0, rss_kib ());
+          p50 / 1000.0, p95 / 1000.0, p99 / 1000.0, max / 1000.0, worst_window / 1000.0,
+          long_frames, long_wall ? 100.0 * long_cpu / long_wall : 0.0, rss_kib ());
   fflush (stdout);
   worst_window = 0;
 }
@@ -214,7 +242,8 @@ main (int argc, char **argv)
   g_autofree char *uri = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   StServerConfig c;
-  StServer *server;
+  StServer *server = NULL;
+  GPid daemon_pid = 0;
   GtkWindow *window;
   StarlingInspector *inspector;
   GThread *thread;
@@ -234,20 +263,40 @@ main (int argc, char **argv)
   adw_init ();
   intervals = g_array_new (FALSE, FALSE, sizeof (gint64));
 
-  st_server_config_init (&c);
-  c.data_dir = g_strdup (data_dir);
-  c.dev = TRUE;
-  c.threads = 1;
-  c.log_level = G_LOG_LEVEL_WARNING;
-  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
-    g_clear_pointer (&c.listen[i], g_free);
-  c.listen[ST_LISTENER_MQTT] = g_strdup ("127.0.0.1:0");
-  g_clear_pointer (&c.api_listen, g_free);
-  server = st_server_new (&c, &error);
-  if (server == NULL || !st_server_start (server, &error))
-    g_error ("broker: %s", error->message);
-  st_server_config_clear (&c);
-  ready = st_server_get_ready_json (server);
+  if (g_getenv ("STARLINGD"))
+    {
+      g_autofree char *ready_path = g_build_filename (data_dir, "ready.json", NULL);
+      const char *argv_d[] = { g_getenv ("STARLINGD"), "--dev", "--data-dir", data_dir, "--mqtt", "127.0.0.1:0",
+                               "--mqtts", "off", "--ws", "off", "--wss", "off", "--api", "off", "--threads", "1",
+                               "--log-level", "warning", "--ready-file", ready_path, NULL };
+      gint64 until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+      if (!g_spawn_async (NULL, (char **) argv_d, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &daemon_pid, &error))
+        g_error ("starlingd: %s", error->message);
+      while (!g_file_get_contents (ready_path, &ready, NULL, NULL))
+        {
+          if (g_get_monotonic_time () > until)
+            g_error ("starlingd did not get ready");
+          g_usleep (20000);
+        }
+    }
+  else
+    {
+      st_server_config_init (&c);
+      c.data_dir = g_strdup (data_dir);
+      c.dev = TRUE;
+      c.threads = 1;
+      c.log_level = G_LOG_LEVEL_WARNING;
+      for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+        g_clear_pointer (&c.listen[i], g_free);
+      c.listen[ST_LISTENER_MQTT] = g_strdup ("127.0.0.1:0");
+      g_clear_pointer (&c.api_listen, g_free);
+      server = st_server_new (&c, &error);
+      if (server == NULL || !st_server_start (server, &error))
+        g_error ("broker: %s", error->message);
+      st_server_config_clear (&c);
+      ready = st_server_get_ready_json (server);
+    }
   json_parser_load_from_data (parser, ready, -1, NULL);
   port = json_object_get_int_member (json_object_get_object_member (json_object_get_object_member (
            json_node_get_object (json_parser_get_root (parser)), "listeners"), "mqtt"), "port");
@@ -277,8 +326,8 @@ main (int argc, char **argv)
     g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), 0);
 
   g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (window)), "after-paint", G_CALLBACK (after_paint), NULL);
-  printf ("bench-inspector: %d msg/s over %d topics for %d s, broker on 127.0.0.1:%u, start rss=%zu KiB\n",
-          opt.rate, opt.topics, opt.seconds, port, rss_kib ());
+  printf ("bench-inspector: %d msg/s over %d topics for %d s, broker (%s) on 127.0.0.1:%u, start rss=%zu KiB\n",
+          opt.rate, opt.topics, opt.seconds, daemon_pid ? "starlingd" : "in-process", port, rss_kib ());
   measuring = TRUE;
   t0 = g_get_monotonic_time ();
   next_report = t0 + 2 * G_USEC_PER_SEC;
@@ -300,7 +349,14 @@ main (int argc, char **argv)
   report (inspector, "end", t0);
 
   gtk_window_destroy (window);
-  st_server_free (server);
+  if (server)
+    st_server_free (server);
+  if (daemon_pid)
+    {
+      kill (daemon_pid, SIGTERM);
+      waitpid (daemon_pid, NULL, 0);
+      g_spawn_close_pid (daemon_pid);
+    }
   g_array_unref (intervals);
   return 0;
 }
