@@ -193,6 +193,16 @@ starling_snippet_mqttjs (const char *endpoint,
   g_string_append (s, "// npm install mqtt\n"
                       "import fs from \"node:fs\";\n"
                       "import mqtt from \"mqtt\";\n\n");
+  if (token_auth)
+    {
+      g_autofree char *host = NULL;
+      int port;
+
+      endpoint_host_port (endpoint, &host, &port);
+      if (g_str_has_suffix (host, ".localhost"))
+        g_string_append_printf (s, "// If %s does not resolve here, connect to\n"
+                                   "// \"mqtts://127.0.0.1:%d\": the token picks the broker.\n", host, port);
+    }
   g_string_append_printf (s, "const client = mqtt.connect(\"%s\", {\n", endpoint);
   g_string_append (s, "  protocolVersion: 5,\n");
   if (token_auth)
@@ -232,6 +242,12 @@ starling_snippet_mosquitto_with (const char *endpoint,
   int port;
 
   endpoint_host_port (endpoint, &host, &port);
+  /* Names under .localhost resolve only where the system resolver knows
+   * them (systemd's myhostname, resolved); the local CA's certificate
+   * also holds 127.0.0.1, and a token's kid picks its broker. */
+  if (token != NULL && g_str_has_suffix (host, ".localhost"))
+    g_string_append_printf (s, "# If %s does not resolve here, use -h 127.0.0.1:\n"
+                               "# the token picks the broker.\n", host);
   g_string_append_printf (s, "mosquitto_sub -h %s -p %d --cafile " CA_FILE_NAME " \\\n  -V mqttv5", host, port);
   /* The client id must be the token's: mosquitto_sub would make up its
    * own, which the broker refuses (0x85). */

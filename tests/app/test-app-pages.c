@@ -169,9 +169,11 @@ test_snippets (void)
   g_assert_nonnull (strstr (sub, "mosquitto_sub -h sensors.home.localhost -p 18883 --cafile starling-ca.pem"));
   g_assert_nonnull (strstr (sub, "-i '<CLIENT_ID>' -u token -P '<TOKEN>'"));
   g_assert_null (strstr (sub_anon, "<TOKEN>"));
+  g_assert_null (strstr (sub_anon, "127.0.0.1"));
   g_assert_nonnull (strstr (sub_anon, "-h local.dev.localhost -p 8883"));
   g_assert_nonnull (strstr (js, "mqtt.connect(\"mqtts://sensors.home.localhost:18883\""));
   g_assert_nonnull (strstr (js, "password: \"<TOKEN>\""));
+  g_assert_nonnull (strstr (js, "// \"mqtts://127.0.0.1:18883\": the token picks the broker.\n"));
   g_assert_nonnull (strstr (js, "fs.readFileSync(\"starling-ca.pem\")"));
   {
     g_autofree char *one = starling_snippet_mosquitto_with ("mqtts://b.ns.localhost:8883", "it's", "eyJ.x.y");
@@ -736,7 +738,8 @@ test_admin_flow (Fixture *f, gconstpointer data)
       g_autofree char *expected = g_strdup_printf ("-i 'kitchen' -u token -P '%s'",
                                                    adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
 
-      g_assert_true (g_str_has_prefix (command, "mosquitto_sub -h sensors.home.localhost -p "));
+      g_assert_true (g_str_has_prefix (command, "# If sensors.home.localhost does not resolve here, use -h 127.0.0.1:\n"));
+      g_assert_nonnull (strstr (command, "\nmosquitto_sub -h sensors.home.localhost -p "));
       g_assert_nonnull (strstr (command, expected));
     }
   }
