@@ -84,6 +84,7 @@ update_state (StarlingBrokerPage *self)
   gtk_widget_action_set_enabled (w, "broker.delete", idle && self->loaded);
   gtk_widget_action_set_enabled (w, "broker.issue", idle && self->loaded && self->token_auth);
   gtk_widget_action_set_enabled (w, "broker.rotate-key", idle && self->loaded);
+  gtk_widget_action_set_enabled (w, "broker.remove-key", idle && self->loaded);
   gtk_widget_action_set_enabled (w, "broker.revoke", idle);
   gtk_widget_action_set_enabled (w, "broker.unrevoke", idle);
   gtk_widget_action_set_enabled (w, "broker.copy-ca", self->ca_pem != NULL);
@@ -679,6 +680,10 @@ keys_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                    ? _("Ed25519 · signs new credentials")
                                    : _("Ed25519 · verifies credentials it signed"));
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), copy_button (kid));
+      /* The signing key stays: the server refuses to remove the last. */
+      if (i + 1 < json_array_get_length (keys))
+        adw_action_row_add_suffix (ADW_ACTION_ROW (row), suffix_button (_("_Remove"), "broker.remove-key", kid,
+                                                                        "destructive-action"));
       gtk_list_box_append (self->keys_list, row);
     }
 }
@@ -716,6 +721,64 @@ rotate_key_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   g_autofree char *path = broker_path (self, "keys/rotate");
 
   request (self, "POST", path, NULL, rotated_cb);
+}
+
+static void
+key_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(StarlingBrokerPage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = request_finish (self, result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (error != NULL)
+    starling_toast_error (GTK_WIDGET (self), _("Could not remove the key"), error);
+  else
+    starling_toast (GTK_WIDGET (self), _("Key removed: credentials it signed no longer connect"));
+  load_keys (self);
+}
+
+static void
+remove_key_response_cb (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  StarlingBrokerPage *self = STARLING_BROKER_PAGE (user_data);
+  const char *kid = g_object_get_data (G_OBJECT (dialog), "kid");
+  g_autofree char *rest = NULL;
+  g_autofree char *path = NULL;
+
+  if (g_strcmp0 (response, "remove") != 0 || kid == NULL)
+    return;
+  rest = g_strdup_printf ("keys/%s", kid);
+  path = broker_path (self, rest);
+  request (self, "DELETE", path, NULL, key_removed_cb);
+}
+
+static void
+remove_key_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  StarlingBrokerPage *self = STARLING_BROKER_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  const char *kid = g_variant_get_string (parameter, NULL);
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                   _("Remove the Signing Key?"), NULL);
+  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
+                                  /* Translators: %s is a key id */
+                                  _("Credentials signed with key %s no longer connect, and clients using them "
+                                    "are refused from now on. This cannot be undone."),
+                                  kid);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "remove", _("_Remove"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "kid", g_strdup (kid), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_key_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 /* ---- CA certificate ------------------------------------------------------- */
@@ -1043,6 +1106,7 @@ starling_broker_page_class_init (StarlingBrokerPageClass *klass)
   gtk_widget_class_install_action (widget_class, "broker.delete", NULL, delete_action);
   gtk_widget_class_install_action (widget_class, "broker.issue", NULL, issue_action);
   gtk_widget_class_install_action (widget_class, "broker.rotate-key", NULL, rotate_key_action);
+  gtk_widget_class_install_action (widget_class, "broker.remove-key", "s", remove_key_action);
   gtk_widget_class_install_action (widget_class, "broker.revoke", "s", revoke_action);
   gtk_widget_class_install_action (widget_class, "broker.unrevoke", "s", unrevoke_action);
   gtk_widget_class_install_action (widget_class, "broker.save-ca", NULL, save_ca_action);

@@ -780,6 +780,30 @@ test_admin_flow (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (node), "keys")), ==, 2);
   g_clear_pointer (&node, json_node_unref);
+  /* Only the old key has a Remove button; removing it asks first. */
+  {
+    GtkWidget *keys = child (broker_page, STARLING_TYPE_BROKER_PAGE, "keys_list");
+    GtkWidget *first = gtk_widget_get_first_child (keys);
+    g_autofree char *old_kid = g_strdup (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (first)));
+    JsonObject *jwk;
+
+    g_assert_nonnull (find_action_button (first, "broker.remove-key"));
+    g_assert_null (find_action_button (gtk_widget_get_next_sibling (first), "broker.remove-key"));
+    click (find_action_button (first, "broker.remove-key"));
+    dialog = wait_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+    g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), old_kid));
+    watch (dialog, &watched);
+    click (find_labeled_button (GTK_WIDGET (dialog), "_Remove"));
+    wait_gone (&watched);
+    g_object_set_data (G_OBJECT (broker_page), "keys", GUINT_TO_POINTER (1));
+    wait_until (keys_listed, broker_page, "the removed key");
+    node = api (f, "GET", "namespaces/home/brokers/sensors/publickeys", &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (node), "keys")), ==, 1);
+    jwk = json_array_get_object_element (json_object_get_array_member (json_node_get_object (node), "keys"), 0);
+    g_assert_cmpstr (json_object_get_string_member (jwk, "kid"), !=, old_kid);
+    g_clear_pointer (&node, json_node_unref);
+  }
 
   adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "certificate");
   {
