@@ -109,6 +109,14 @@ item_client_id (const HookItem *it)
   return it->conn ? it->conn->client_id : it->will_client_id;
 }
 
+/* A connection's message bound: above any Receive Maximum we grant, so
+ * an MQTT 5 client that keeps to it is never stopped being read. */
+static guint
+conn_max_msgs (StHookQueue *q)
+{
+  return MAX ((guint) ST_HOOK_CONN_MESSAGES, 2u * q->broker->limits->receive_maximum);
+}
+
 /* Broker lock held. A QoS 2 message that leaves unacknowledged (hooks
  * stopping, answer discarded) must not stay in the session's received
  * set: the client sends it again after reconnecting, and would otherwise
@@ -333,7 +341,7 @@ st_hook_queue_push (StHookQueue *q, StConn *conn, StMessage *msg, uint16_t packe
   q->total_bytes += it->cost;
   conn->hook_msgs++;
   conn->hook_bytes += it->cost;
-  if (conn->hook_msgs >= ST_HOOK_CONN_MESSAGES || conn->hook_bytes >= ST_HOOK_CONN_BYTES)
+  if (conn->hook_msgs >= conn_max_msgs (q) || conn->hook_bytes >= ST_HOOK_CONN_BYTES)
     {
       conn->hook_over = true;
       *pause = true;
@@ -876,7 +884,7 @@ apply (StHookQueue *q, HookBatch *b)
 
       conn->hook_msgs -= ca->msgs;
       conn->hook_bytes -= ca->bytes;
-      if (conn->hook_over && conn->hook_msgs <= ST_HOOK_CONN_MESSAGES / 2
+      if (conn->hook_over && conn->hook_msgs <= conn_max_msgs (q) / 2
           && conn->hook_bytes <= ST_HOOK_CONN_BYTES / 2)
         {
           conn->hook_over = false;

@@ -18,8 +18,9 @@
  *     publisher then gets its PUBACK/PUBREC on its own loop (one invoke
  *     per publisher per batch), in order.
  *
- * Memory is bounded: a connection with ST_HOOK_CONN_MESSAGES messages or
- * ST_HOOK_CONN_BYTES bytes at the hook, or a broker with
+ * Memory is bounded: a connection with ST_HOOK_CONN_MESSAGES messages (or
+ * twice the Receive Maximum, if more) or ST_HOOK_CONN_BYTES bytes at the
+ * hook, or a broker with
  * ST_HOOK_BROKER_BYTES, stops being read (TCP pushes back) until that
  * halves. MQTT 5 publishers at QoS 1/2 never get there: the Receive
  * Maximum we announce (100 by default) caps what they send unacknowledged,
