@@ -223,7 +223,9 @@ saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (name == NULL)
     name = self->broker ? self->broker : gtk_editable_get_text (GTK_EDITABLE (self->name_row));
   g_signal_emit (self, signals[CHANGED], 0, self->ns, name);
-  gtk_window_close (GTK_WINDOW (self));
+  /* The user may have closed the dialog while the server worked. */
+  if (gtk_widget_get_visible (GTK_WIDGET (self)))
+    gtk_window_close (GTK_WINDOW (self));
 }
 
 static void

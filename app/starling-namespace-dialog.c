@@ -146,7 +146,9 @@ saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (name == NULL)
     name = self->ns ? self->ns : gtk_editable_get_text (GTK_EDITABLE (self->name_row));
   g_signal_emit (self, signals[CHANGED], 0, name, NULL);
-  gtk_window_close (GTK_WINDOW (self));
+  /* The user may have closed the dialog while the server worked. */
+  if (gtk_widget_get_visible (GTK_WIDGET (self)))
+    gtk_window_close (GTK_WINDOW (self));
 }
 
 static void
