@@ -563,7 +563,11 @@ test('a slow hook holds up only its own broker\'s publishes: not other brokers, 
   assert.equal(r.status, 200);
   await makeBroker('quick', { url: hook.url('quick') });
 
-  const slowPub = await connect('slowpoke', 'slowpoke-pub');
+  // Keep alive 1 s: while its PUBLISH waits 4 s at the hook, its pings
+  // must be answered, or MQTT.js (and the broker) would close it.
+  const slowPub = await connect('slowpoke', 'slowpoke-pub', { keepalive: 1 });
+  let slowClosed = false;
+  slowPub.on('close', () => { slowClosed = true; });
   const quickSub = await connect('quick', 'quick-sub');
   await subscribe(quickSub, '#');
   const quickPub = await connect('quick', 'quick-pub');
@@ -583,6 +587,8 @@ test('a slow hook holds up only its own broker\'s publishes: not other brokers, 
 
   assert.equal(await slowAck, 0x10, 'the slow hook\'s answer came, then the PUBACK');
   assert.ok(Date.now() - t0 >= 3500, 'the PUBACK waited for the hook');
+  assert.equal(slowClosed, false, 'keep alive went on meanwhile');
+  assert.ok(slowPub.connected);
 });
 
 // Cloudflare's "Integrate with Workers" guide: a Worker module whose fetch()
