@@ -182,6 +182,7 @@ struct _StarlingInspector
   guint64             n_held;
   guint               tick_id;
 
+  GSettings          *settings;      /* NULL when the schema lacks the keys */
   StarlingTopicNode  *detail_node;   /* followed live */
   gulong              detail_node_id;
   StarlingMessage    *detail_message;
@@ -928,7 +929,11 @@ on_pause_toggled (StarlingInspector *self)
 static void
 on_newest_first_toggled (StarlingInspector *self)
 {
-  starling_message_log_set_newest_first (self->log, gtk_toggle_button_get_active (self->newest_first_button));
+  gboolean newest_first = gtk_toggle_button_get_active (self->newest_first_button);
+
+  starling_message_log_set_newest_first (self->log, newest_first);
+  if (self->settings)
+    g_settings_set_boolean (self->settings, "inspector-newest-first", newest_first);
 }
 
 static void
@@ -1204,6 +1209,7 @@ starling_inspector_dispose (GObject *object)
   g_clear_object (&self->tree);
   g_clear_object (&self->log);
   g_clear_object (&self->api);
+  g_clear_object (&self->settings);
   if (self->ca_file)
     {
       g_unlink (self->ca_file);
@@ -1293,13 +1299,12 @@ starling_inspector_init (StarlingInspector *self)
   self->cancellable = g_cancellable_new ();
 
   /* The settings may be missing from an older compiled schema. */
-  if (schema && g_settings_schema_has_key (schema, "inspector-log-size"))
+  if (schema && g_settings_schema_has_key (schema, "inspector-log-size") &&
+      g_settings_schema_has_key (schema, "inspector-newest-first"))
     {
-      g_autoptr(GSettings) settings = g_settings_new (APP_ID);
-
-      capacity = g_settings_get_uint (settings, "inspector-log-size");
-      if (g_settings_schema_has_key (schema, "inspector-newest-first"))
-        newest_first = g_settings_get_boolean (settings, "inspector-newest-first");
+      self->settings = g_settings_new (APP_ID);
+      capacity = g_settings_get_uint (self->settings, "inspector-log-size");
+      newest_first = g_settings_get_boolean (self->settings, "inspector-newest-first");
     }
 
   self->mqtt = starling_mqtt_client_new ();

@@ -274,16 +274,17 @@ on_connect_failure (void *context, MQTTAsync_failureData5 *response)
 {
   Shared *shared = context;
   g_autofree char *tls = NULL;
-  const char *text = response ? response->message : NULL;
+  int code = response ? (response->reasonCode ? (int) response->reasonCode : response->code) : -1;
+  /* With a reason code from the broker, Paho's own text ("CONNACK return
+   * code") says nothing more. */
+  const char *text = response && code < 0x80 ? response->message : NULL;
 
   g_mutex_lock (&shared->lock);
   tls = g_steal_pointer (&shared->tls_error);
   g_mutex_unlock (&shared->lock);
-  if (tls && text == NULL)
+  if (tls && text == NULL && code < 0x80)
     text = tls;
-  shared_push (shared, event_new (EV_CONNECT_FAILED, 0,
-                                  response ? (response->reasonCode ? (int) response->reasonCode : response->code) : -1,
-                                  text));
+  shared_push (shared, event_new (EV_CONNECT_FAILED, 0, code, text));
 }
 
 static void

@@ -7,6 +7,7 @@
 
 #include "starling-message-log.h"
 #include "starling-message.h"
+#include "starling-mqtt-client.h"
 #include "starling-payload.h"
 #include "starling-topic-tree.h"
 
@@ -512,9 +513,59 @@ test_message_properties (void)
   }
 }
 
+static void
+on_status (StarlingMqttClient *client, GParamSpec *pspec, GPtrArray *statuses)
+{
+  if (starling_mqtt_client_get_state (client) == STARLING_MQTT_STATE_RECONNECTING &&
+      g_str_has_prefix (starling_mqtt_client_get_status (client), "Reconnecting in"))
+    g_ptr_array_add (statuses, g_strdup (starling_mqtt_client_get_status (client)));
+}
+
+/* A real Paho client against a port where nothing listens: it reports the
+ * failure in words and retries with a doubling delay. */
+static void
+test_mqtt_backoff (void)
+{
+  g_autoptr(StarlingMqttClient) client = starling_mqtt_client_new ();
+  g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  gint64 until;
+
+  /* A free port: bound, then closed, so connecting is refused. */
+  g_assert_true (g_socket_bind (socket, any, FALSE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  uri = g_strdup_printf ("mqtt://127.0.0.1:%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_socket_close (socket, NULL);
+
+  g_assert_false (starling_mqtt_client_configure (client, "http://x", NULL, NULL, NULL, NULL, FALSE, &error));
+  g_assert_error (error, STARLING_MQTT_ERROR, STARLING_MQTT_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_true (starling_mqtt_client_configure (client, uri, NULL, NULL, NULL, NULL, FALSE, &error));
+  g_assert_no_error (error);
+  g_signal_connect (client, "notify::status", G_CALLBACK (on_status), statuses);
+  starling_mqtt_client_connect (client);
+  g_assert_cmpint (starling_mqtt_client_get_state (client), ==, STARLING_MQTT_STATE_CONNECTING);
+
+  until = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+  while (statuses->len < 2 && g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (statuses->len, >=, 2);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (statuses, 0), "Reconnecting in 1 second: "));
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (statuses, 1), "Reconnecting in 2 seconds: "));
+
+  starling_mqtt_client_disconnect (client);
+  g_assert_cmpint (starling_mqtt_client_get_state (client), ==, STARLING_MQTT_STATE_DISCONNECTED);
+}
+
 int
 main (int argc, char **argv)
 {
+  g_setenv ("LC_ALL", "C", TRUE);
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add_func ("/inspector/tree/levels", test_tree_levels);
@@ -530,5 +581,6 @@ main (int argc, char **argv)
   g_test_add_func ("/inspector/payload/parse", test_payload_parse);
   g_test_add_func ("/inspector/payload/number", test_payload_number);
   g_test_add_func ("/inspector/message/properties", test_message_properties);
+  g_test_add_func ("/inspector/mqtt/backoff", test_mqtt_backoff);
   return g_test_run ();
 }

@@ -544,6 +544,32 @@ test_pause (Fixture *f, gconstpointer data)
   }
 }
 
+static gboolean
+refused (Fixture *f, gconstpointer data)
+{
+  return starling_mqtt_client_get_state ((StarlingMqttClient *) data) == STARLING_MQTT_STATE_ERROR;
+}
+
+/* A credential the broker refuses stops in the error state, the reason in
+ * words, without retrying. */
+static void
+test_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(StarlingMqttClient) client = starling_mqtt_client_new ();
+  g_autofree char *uri = g_strdup_printf ("mqtts://127.0.0.1:%u", f->mqtts_port);
+  g_autoptr(GError) error = NULL;
+
+  /* pub-1's token under another client id: the broker says 0x85. */
+  g_assert_true (starling_mqtt_client_configure (client, uri, "someone-else", "someone-else", f->pub_token,
+                                                 f->ca_file, TRUE, &error));
+  g_assert_no_error (error);
+  starling_mqtt_client_connect (client);
+  g_assert_true (wait_for (f, refused, client, 10000));
+  g_assert_cmpstr (starling_mqtt_client_get_status (client), ==, "Client identifier not valid");
+  settle (1500);
+  g_assert_cmpint (starling_mqtt_client_get_state (client), ==, STARLING_MQTT_STATE_ERROR);
+}
+
 static void
 test_no_display (void)
 {
@@ -588,6 +614,7 @@ main (int argc, char **argv)
       g_test_add ("/inspector/ui/publish-pane", Fixture, NULL, fixture_setup, test_publish_pane, fixture_teardown);
       g_test_add ("/inspector/ui/delete-retained", Fixture, NULL, fixture_setup, test_delete_retained, fixture_teardown);
       g_test_add ("/inspector/ui/pause", Fixture, NULL, fixture_setup, test_pause, fixture_teardown);
+      g_test_add ("/inspector/ui/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
     }
   else
     g_test_add_func ("/inspector/ui", test_no_display);
