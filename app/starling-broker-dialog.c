@@ -28,6 +28,8 @@ struct _StarlingBrokerDialog
   AdwEntryRow   *name_row;
   AdwEntryRow   *description_row;
   GtkLabel      *name_message;
+  AdwActionRow  *auth_row;
+  GtkSwitch     *auth_switch;
   AdwComboRow   *expiration_unit_row;
   AdwActionRow  *expiration_amount_row;
   GtkSpinButton *expiration_amount;
@@ -62,6 +64,7 @@ update_state (StarlingBrokerDialog *self)
   gboolean valid = name_valid (self, &message);
   gboolean idle = self->busy == 0;
   gboolean has_url = *gtk_editable_get_text (GTK_EDITABLE (self->on_publish_row)) != '\0';
+  gboolean token_auth = gtk_switch_get_active (self->auth_switch);
 
   gtk_label_set_text (self->name_message, message ? message : "");
   gtk_widget_set_visible (GTK_WIDGET (self->name_message), message != NULL && self->name_touched);
@@ -73,9 +76,14 @@ update_state (StarlingBrokerDialog *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "dialog.save", valid && idle && !self->load_failed);
   gtk_widget_set_sensitive (GTK_WIDGET (self->name_row), self->broker == NULL && idle);
   gtk_widget_set_sensitive (GTK_WIDGET (self->description_row), idle);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->expiration_unit_row), idle);
+  /* authType is chosen once, when the broker is made; without tokens,
+   * an expiration means nothing. */
+  gtk_widget_set_visible (GTK_WIDGET (self->auth_row), self->broker == NULL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->auth_row), idle);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->expiration_unit_row), idle && token_auth);
   gtk_widget_set_sensitive (GTK_WIDGET (self->expiration_amount_row),
-                            idle && adw_combo_row_get_selected (self->expiration_unit_row) != STARLING_EXPIRY_NONE);
+                            idle && token_auth &&
+                            adw_combo_row_get_selected (self->expiration_unit_row) != STARLING_EXPIRY_NONE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->on_publish_row), idle);
   gtk_widget_set_sensitive (GTK_WIDGET (self->failure_row), idle && has_url);
   gtk_spinner_set_spinning (self->spinner, !idle);
@@ -139,6 +147,8 @@ fill (StarlingBrokerDialog *self, JsonObject *o)
 
   gtk_editable_set_text (GTK_EDITABLE (self->description_row),
                          json_object_get_string_member_with_default (o, "description", ""));
+  gtk_switch_set_active (self->auth_switch,
+                         g_strcmp0 (json_object_get_string_member_with_default (o, "authType", "TOKEN"), "NONE") != 0);
   if (expiration != NULL && JSON_NODE_HOLDS_VALUE (expiration))
     starling_expiry_from_seconds (json_node_get_int (expiration), &unit, &amount);
   adw_combo_row_set_selected (self->expiration_unit_row, unit);
@@ -255,7 +265,12 @@ save_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   json_builder_add_string_value (b, gtk_editable_get_text (GTK_EDITABLE (self->description_row)));
   /* Creating leaves out what is unset; editing says it, so clearing a
    * field in the form clears it on the server. */
-  if (expiration > 0 || self->broker != NULL)
+  if (self->broker == NULL && !gtk_switch_get_active (self->auth_switch))
+    {
+      json_builder_set_member_name (b, "authType");
+      json_builder_add_string_value (b, "NONE");
+    }
+  if ((expiration > 0 && gtk_switch_get_active (self->auth_switch)) || self->broker != NULL)
     {
       json_builder_set_member_name (b, "expiration");
       json_builder_add_int_value (b, expiration);
@@ -342,6 +357,8 @@ starling_broker_dialog_class_init (StarlingBrokerDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, name_row);
   gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, description_row);
   gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, name_message);
+  gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, auth_row);
+  gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, auth_switch);
   gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, expiration_unit_row);
   gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, expiration_amount_row);
   gtk_widget_class_bind_template_child (widget_class, StarlingBrokerDialog, expiration_amount);

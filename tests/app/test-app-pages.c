@@ -918,9 +918,48 @@ test_admin_flow (Fixture *f, gconstpointer data)
   adw_toast_overlay_set_child (f->overlay, ns_page);
   wait_until (page_loaded, ns_page, "the namespace page again");
   g_assert_cmpstr (stack_child (ns_page, STARLING_TYPE_NAMESPACE_PAGE, "brokers_stack"), ==, "empty");
+
+  /* 10. An anonymous broker (authType NONE): no credentials to issue, a
+   *     snippet without a token. */
+  gtk_widget_activate_action (ns_page, "namespace.new-broker", NULL);
+  dialog = wait_toplevel (STARLING_TYPE_BROKER_DIALOG);
+  gtk_editable_set_text (child (dialog, STARLING_TYPE_BROKER_DIALOG, "name_row"), "open");
+  gtk_switch_set_active (child (dialog, STARLING_TYPE_BROKER_DIALOG, "auth_switch"), FALSE);
+  g_assert_false (gtk_widget_is_sensitive (child (dialog, STARLING_TYPE_BROKER_DIALOG, "expiration_unit_row")));
+  click (child (dialog, STARLING_TYPE_BROKER_DIALOG, "save_button"));
+  wait_until (is_true, &changed.emitted, "the anonymous broker");
+  g_assert_cmpstr (changed.broker, ==, "open");
+  changed_clear (&changed);
+  node = api (f, "GET", "namespaces/home/brokers/open", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "authType"), ==, "NONE");
+  g_clear_pointer (&node, json_node_unref);
+  wait_until (namespace_page_has_broker, ns_page, "the anonymous broker on the namespace page");
+  broker_page = starling_broker_page_new (f->client, "home", "open");
+  adw_toast_overlay_set_child (f->overlay, broker_page);
+  expect[0] = 0;
+  expect[1] = 0;
+  g_object_set_data (G_OBJECT (broker_page), "expect", expect);
+  wait_until (broker_page_lists, broker_page, "the anonymous broker's page");
+  g_assert_false (gtk_widget_is_sensitive (find_action_button (GTK_WIDGET (broker_page), "broker.issue")));
+  {
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer (child (broker_page, STARLING_TYPE_BROKER_PAGE, "mosquitto_view"));
+    GtkTextIter start, end;
+    g_autofree char *text = NULL;
+
+    gtk_text_buffer_get_bounds (buffer, &start, &end);
+    text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+    g_assert_nonnull (strstr (text, "mosquitto_sub -h open.home.localhost -p "));
+    g_assert_null (strstr (text, "-P"));
+  }
+  ns_page = starling_namespace_page_new (f->client, "home");
+  g_signal_connect (ns_page, "changed", G_CALLBACK (changed_cb), &changed);
+  adw_toast_overlay_set_child (f->overlay, ns_page);
+  wait_until (namespace_page_has_broker, ns_page, "the namespace page with the anonymous broker");
   gtk_widget_activate_action (ns_page, "namespace.delete", NULL);
   dialog = wait_toplevel (ADW_TYPE_MESSAGE_DIALOG);
   g_assert_nonnull (strstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), "home"));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "“open”"));
   watch (dialog, &watched);
   click (find_labeled_button (GTK_WIDGET (dialog), "_Delete"));
   wait_until (is_true, &changed.emitted, "the namespace page's changed signal");
