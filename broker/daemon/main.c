@@ -292,10 +292,19 @@ main (int argc, char **argv)
   if (daemon_state.config.dev)
     g_message ("development mode: anonymous broker “local” in namespace “dev” answers every listener");
 
+  /* Signals are handled before anyone is told the daemon is ready, so a
+   * SIGTERM or SIGHUP that follows the ready file or READY=1 at once
+   * finds the handlers (not the default action, which kills). */
+  daemon_state.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_stop_signal, NULL);
+  g_unix_signal_add (SIGINT, on_stop_signal, NULL);
+  g_unix_signal_add (SIGHUP, on_reload_signal, NULL);
+
   if (daemon_state.ready_file &&
       !st_server_write_ready_file (daemon_state.server, daemon_state.ready_file, &error))
     {
       g_printerr ("starlingd: cannot write ready file: %s\n", error->message);
+      g_main_loop_unref (daemon_state.loop);
       st_server_free (daemon_state.server);
       st_server_config_clear (&daemon_state.config);
       return 1;
@@ -305,10 +314,6 @@ main (int argc, char **argv)
   g_autofree char *ready_json = st_server_get_ready_json (daemon_state.server);
   daemon_notify_ready (ready_json);
 
-  daemon_state.loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGTERM, on_stop_signal, NULL);
-  g_unix_signal_add (SIGINT, on_stop_signal, NULL);
-  g_unix_signal_add (SIGHUP, on_reload_signal, NULL);
   g_main_loop_run (daemon_state.loop);
 
   st_server_free (daemon_state.server);

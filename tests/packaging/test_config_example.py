@@ -142,14 +142,14 @@ class ConfigExample(unittest.TestCase):
         with open(os.path.join(self.tmp.name, "run.log"), "w+") as log:
             proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
             try:
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + 60
                 while not os.path.exists(ready):
                     if proc.poll() is not None or time.monotonic() > deadline:
                         log.seek(0)
                         self.fail("starlingd did not start on the example:\n" + log.read())
                     time.sleep(0.05)
                 proc.send_signal(signal.SIGTERM)
-                self.assertEqual(proc.wait(timeout=20), 0)
+                self.assertEqual(proc.wait(timeout=60), 0)
             finally:
                 if proc.poll() is None:
                     proc.kill()

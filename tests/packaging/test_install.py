@@ -219,11 +219,18 @@ class Install(unittest.TestCase):
         if "ASAN_OPTIONS" in env:
             env["ASAN_OPTIONS"] += ":detect_leaks=0"
         os.makedirs(home)
-        out = subprocess.run(
-            ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
-             "dbus-run-session", "--config-file=" + bus_config, "--",
-             sys.executable, os.path.abspath(__file__), "--session", APP_ID],
-            env=env, capture_output=True, text=True, timeout=240)
+        # xvfb-run -a picks a display number that looks free; an X server
+        # started at the same moment elsewhere may take it first. That is
+        # the only failure worth another try.
+        for attempt in range(3):
+            out = subprocess.run(
+                ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
+                 "dbus-run-session", "--config-file=" + bus_config, "--",
+                 sys.executable, os.path.abspath(__file__), "--session", APP_ID],
+                env=env, capture_output=True, text=True, timeout=240)
+            if "cannot open display" not in out.stdout + out.stderr:
+                break
+            time.sleep(1 + attempt)
         self.assertEqual(out.returncode, 0, "in the session:\n" + out.stdout[-6000:] + out.stderr[-6000:])
         self.assertIn("direct launch: ok", out.stdout)
         self.assertIn("D-Bus activation: ok", out.stdout)

@@ -23,7 +23,7 @@ import unittest
 
 STARLINGD = os.environ.get("STARLINGD") or os.path.join(
     os.environ.get("STARLING_BUILDDIR", "."), "broker", "daemon", "starlingd")
-TIMEOUT = 20.0
+TIMEOUT = 60.0
 
 
 def parse(datagram):
@@ -146,6 +146,21 @@ class Notify(unittest.TestCase):
 
     def test_abstract_socket(self):
         self.run_protocol(abstract=True)
+
+    def test_stop_right_after_ready(self):
+        # systemd may stop a service the moment it is ready: the signal
+        # handlers must be in place before READY=1 (else SIGTERM kills).
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            sock, address = self.listen(abstract=True)
+            self.start(address)
+            self.receive(sock, "READY=1")
+            self.proc.send_signal(signum)
+            if signum == signal.SIGHUP:
+                self.assertEqual(self.receive(sock, "RELOADING=1").get("RELOADING"), "1")
+                self.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(self.proc.wait(timeout=TIMEOUT), 0, self.logtext())
+            self.log.close()
+            self.log = None
 
     def test_nothing_sent_before_listening_fails(self):
         # A listener that cannot bind: starlingd must exit with an error
