@@ -527,6 +527,34 @@ test('flow control: a 3.1.1 QoS 0 flood through a slow hook is read as the hook 
   assert.equal(s.in_flight, 0);
 });
 
+test('removing the hook: messages already waiting for it pass unchanged, after the one in flight, in order', async () => {
+  hook.behaviours.set('removal', async (record, req, res) => {
+    await sleep(800);
+    answer(res, record.messages.map((m) => ({ ...m, payload: m.payload.toUpperCase() })));
+  });
+  await makeBroker('removal', { url: hook.url('removal'), concurrency: 1 });
+  const sub = await connect('removal', 'removal-sub');
+  await subscribe(sub, '#');
+  const pub = await connect('removal', 'removal-pub');
+  const opts = { properties: { payloadFormatIndicator: true } };
+  const acks = [publish(pub, 'm/1', 'one', opts)];
+  await until('the first request', () => hook.requests.some((r) => r.path === 'removal'));
+  // MQTT.js reads one reason code at a time: the rest at QoS 0.
+  pub.publish('m/2', 'two', { qos: 0, ...opts });
+  pub.publish('m/3', 'three', { qos: 0, ...opts });
+  await sleep(100);
+  const r = await call(daemon, 'PATCH', `${ns()}/brokers/removal`, { on_publish: null });
+  assert.equal(r.result.on_publish, null);
+  assert.equal(await acks[0], 0);
+  await until('3 deliveries', () => sub.received.length === 3);
+  assert.deepEqual(sub.received.map((m) => m.payload.toString()), ['ONE', 'two', 'three']);
+  assert.equal(hook.requests.filter((r) => r.path === 'removal').length, 1);
+  // and from now on, no hook at all
+  assert.equal(await publish(pub, 'm/4', 'four'), 0);
+  await until('4 deliveries', () => sub.received.length === 4);
+  assert.equal(sub.received[3].payload.toString(), 'four');
+});
+
 test('key rotation: requests are then signed by the new key and still verify', async () => {
   hook.behaviours.set('rotate', pass);
   await makeBroker('rotate', { url: hook.url('rotate') });
