@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "starling-inspector.h"
@@ -175,6 +176,7 @@ struct _StarlingInspector
 
   char               *client_id;
   char               *token;
+  gint64              issued_at;     /* monotonic µs */
   char               *ca_file;
   char               *default_uri;
   gboolean            paused;
@@ -228,6 +230,23 @@ update_state (StarlingInspector *self)
   gtk_spinner_stop (self->state_spinner);
   gtk_image_set_from_icon_name (self->state_icon, icon);
   gtk_stack_set_visible_child_name (self->state_stack, "icon");
+}
+
+static void start (StarlingInspector *self);
+
+/* The credential lives an hour: a refusal after most of that is its
+ * expiry, and a new one (once) is the cure. */
+static void
+on_state (StarlingInspector *self)
+{
+  StarlingMqttState state = starling_mqtt_client_get_state (self->mqtt);
+
+  if (state == STARLING_MQTT_STATE_ERROR && self->api && self->token &&
+      g_get_monotonic_time () - self->issued_at > (gint64) (atoi (CREDENTIAL_LIFETIME) - 300) * G_USEC_PER_SEC)
+    {
+      g_debug ("credential refused near its expiry: issuing a new one");
+      start (self);
+    }
 }
 
 static void
@@ -355,6 +374,7 @@ got_credential (GObject *source, GAsyncResult *result, gpointer data)
   self->client_id = g_strdup (members->data);
   g_free (self->token);
   self->token = g_strdup (json_object_get_string_member (o, members->data));
+  self->issued_at = g_get_monotonic_time ();
   st_api_client_get_ca_async (self->api, self->cancellable, got_ca, self);
 }
 
@@ -1311,6 +1331,7 @@ starling_inspector_init (StarlingInspector *self)
   g_signal_connect_swapped (self->mqtt, "messages", G_CALLBACK (on_messages), self);
   g_signal_connect_swapped (self->mqtt, "notify::status", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (self->mqtt, "notify::state", G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (self->mqtt, "notify::state", G_CALLBACK (on_state), self);
 
   self->tree = starling_topic_tree_new (STARLING_TOPIC_TREE_DEFAULT_HISTORY);
   self->log = starling_message_log_new (capacity);

@@ -367,16 +367,16 @@ test_payload_formatters (void)
 
   s = starling_payload_preview (spaced, 100);
   g_assert_cmpstr (s, ==, "line one line two ");
-  g_free (s);
+  g_clear_pointer (&s, g_free);
   s = starling_payload_preview (hello, 5);
   g_assert_cmpstr (s, ==, "Hello…");
-  g_free (s);
+  g_clear_pointer (&s, g_free);
   s = starling_payload_preview (binary, 40);
   g_assert_cmpstr (s, ==, "0x000102ff");
-  g_free (s);
+  g_clear_pointer (&s, g_free);
   s = starling_payload_preview (empty, 40);
   g_assert_cmpstr (s, ==, "");
-  g_free (s);
+  g_clear_pointer (&s, g_free);
 
   hex = starling_payload_to_hex_dump (hello);
   g_assert_cmpstr (hex, ==, "00000000  48 65 6c 6c 6f 20 77 6f  72 6c 64 0a              |Hello world.|\n");
@@ -390,7 +390,7 @@ test_payload_formatters (void)
 
   s = starling_payload_to_base64 (binary);
   g_assert_cmpstr (s, ==, "AAEC/w==");
-  g_free (s);
+  g_clear_pointer (&s, g_free);
 
   markup = starling_payload_to_json_markup (json, &error);
   g_assert_no_error (error);
