@@ -11,6 +11,8 @@ Usage: test_desktop.py APP_ID VERSION BINDIR DESKTOP METAINFO DBUS_SERVICE PROGR
 - metainfo: id and launchable are the app id and its desktop file, the
   provided binaries are exactly the programs meson installs, the newest
   release is the project's version, releases newest first, OARS rating;
+- icons: the scalable and symbolic icons are SVG documents named after
+  the app id;
 - screenshots: each points into this repository's data/screenshots/, the
   file is there, and it is one the app's UI tests take (tests/app).
 """
@@ -68,6 +70,17 @@ class Desktop(unittest.TestCase):
         self.assertEqual(releases[0], VERSION, "the newest release is not the project's version")
         dates = [r.get("date") for r in root.findall("releases/release")]
         self.assertEqual(dates, sorted(dates, reverse=True), "releases are not newest first")
+
+    def test_icons(self):
+        # app-shell draws them; this checks what gets installed: a
+        # full-colour scalable icon and a symbolic one, named after the app
+        # id, each a well-formed SVG document.
+        icons = os.path.join(SRCDIR, "data", "icons", "hicolor")
+        for sub, name in (("scalable", APP_ID + ".svg"), ("symbolic", APP_ID + "-symbolic.svg")):
+            path = os.path.join(icons, sub, "apps", name)
+            self.assertTrue(os.path.isfile(path), path)
+            root = ET.parse(path).getroot()
+            self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg", path)
 
     def test_screenshots(self):
         root = ET.parse(METAINFO).getroot()
