@@ -12,6 +12,8 @@ STARLING_DEBS=(
   # the desktop app, and its tests under a virtual X server
   libgtk-4-dev libadwaita-1-dev gettext desktop-file-utils appstream
   xvfb xauth
+  # packaging checks: systemd-analyze, man pages, the installed app over D-Bus
+  systemd man-db groff-base x11-utils dbus-daemon
 )
 
 starling_install_debs () {
