@@ -362,7 +362,6 @@ class Wrangler(unittest.TestCase):
     def setUpClass(cls):
         cls.daemon = Daemon()
         cls.daemon.start()
-        cls.home = os.path.join(cls.daemon.dir, "home")
         cls.cwd = os.path.join(cls.daemon.dir, "work")
         os.makedirs(cls.cwd)
 
@@ -378,11 +377,14 @@ class Wrangler(unittest.TestCase):
         """Runs `wrangler ARGS…`; returns (exit status, stdout, stderr) and,
         with ok, asserts it succeeded."""
         d = self.daemon
+        # A home of its own per command: wrangler writes its config and logs
+        # there, and cases run side by side.
+        home = tempfile.mkdtemp(prefix="home-", dir=d.dir)
         # A clean environment: nothing from the caller's own Cloudflare set-up.
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": self.home,
-            "XDG_CONFIG_HOME": os.path.join(self.home, ".config"),
+            "HOME": home,
+            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
             "LANG": "C.UTF-8",
             "CI": "1",                        # no prompts: delete confirms itself
             "WRANGLER_SEND_METRICS": "false",  # no telemetry to Cloudflare
