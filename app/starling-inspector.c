@@ -614,8 +614,18 @@ update_detail (StarlingInspector *self)
   if (p->subscription_ids && p->subscription_ids->len > 0)
     {
       g_autoptr(GString) ids = g_string_new (NULL);
+      const char * const *filters = starling_mqtt_client_get_filters (self->mqtt);
+      guint n_filters = filters ? g_strv_length ((char **) filters) : 0;
+
+      /* The client numbers its filters from 1, in order. */
       for (guint i = 0; i < p->subscription_ids->len; i++)
-        g_string_append_printf (ids, i ? ", %u" : "%u", g_array_index (p->subscription_ids, guint32, i));
+        {
+          guint32 id = g_array_index (p->subscription_ids, guint32, i);
+
+          g_string_append_printf (ids, i ? ", %u" : "%u", id);
+          if (id >= 1 && id <= n_filters)
+            g_string_append_printf (ids, " (%s)", filters[id - 1]);
+        }
       append_property (props, _("Subscription identifiers"), ids->str);
     }
   if (props->len == 0)

@@ -506,37 +506,36 @@ connection_failed (StarlingMqttClient *self, int code, const char *text)
     schedule_retry (self, reason);
 }
 
+/* One SUBSCRIBE a filter, each with its own subscription identifier (its
+ * position + 1), so every message says which filter brought it. */
 static void
 subscribe (StarlingMqttClient *self)
 {
-  MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
   guint n = self->filters ? g_strv_length (self->filters) : 0;
-  g_autofree int *qos = g_new (int, MAX (n, 1));
-  g_autofree MQTTSubscribe_options *sub = g_new (MQTTSubscribe_options, MAX (n, 1));
-  int rc;
 
-  if (n == 0 || self->handle == NULL || !MQTTAsync_isConnected (self->handle))
+  if (self->handle == NULL || !MQTTAsync_isConnected (self->handle))
     return;
   for (guint i = 0; i < n; i++)
     {
+      MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
       MQTTSubscribe_options o = MQTTSubscribe_options_initializer;
+      MQTTProperty id = { .identifier = MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER };
+      int rc;
 
       /* QoS 2 so every message arrives with the QoS it was published with;
        * retain as published so the retained marker tells the truth. */
-      qos[i] = 2;
       o.retainAsPublished = 1;
-      sub[i] = o;
+      id.value.integer4 = i + 1;
+      MQTTProperties_add (&opts.properties, &id);
+      opts.subscribeOptions = o;
+      opts.onSuccess5 = on_subscribe_success;
+      opts.onFailure5 = on_subscribe_failure;
+      opts.context = self->shared;
+      rc = MQTTAsync_subscribe (self->handle, self->filters[i], 2, &opts);
+      MQTTProperties_free (&opts.properties);
+      if (rc != MQTTASYNC_SUCCESS)
+        g_warning ("subscribe %s: %s", self->filters[i], MQTTAsync_strerror (rc));
     }
-  opts.onSuccess5 = on_subscribe_success;
-  opts.onFailure5 = on_subscribe_failure;
-  opts.context = self->shared;
-  opts.subscribeOptionsCount = n;
-  opts.subscribeOptionsList = sub;
-  if (n == 1)
-    opts.subscribeOptions = sub[0];
-  rc = MQTTAsync_subscribeMany (self->handle, n, self->filters, qos, &opts);
-  if (rc != MQTTASYNC_SUCCESS)
-    g_warning ("subscribe: %s", MQTTAsync_strerror (rc));
 }
 
 static void

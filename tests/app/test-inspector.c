@@ -333,6 +333,10 @@ test_traffic_in (Fixture *f, gconstpointer data)
   g_assert_cmpuint (p->user_properties->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (p->user_properties, 0), ==, "unit");
   g_assert_cmpstr (g_ptr_array_index (p->user_properties, 1), ==, "celsius");
+  /* The inspector's one filter ("#") has subscription identifier 1. */
+  g_assert_nonnull (p->subscription_ids);
+  g_assert_cmpuint (p->subscription_ids->len, ==, 1);
+  g_assert_cmpuint (g_array_index (p->subscription_ids, guint32, 0), ==, 1);
 
   /* The log has them, in order, and its filter works. */
   g_assert_cmpuint (g_list_model_get_n_items (starling_inspector_get_shown_log (f->inspector)), ==, 8);
@@ -544,6 +548,37 @@ test_pause (Fixture *f, gconstpointer data)
   }
 }
 
+/* Changing the filters resubscribes: "#" goes, the new ones count from 1. */
+static void
+test_filters (Fixture *f, gconstpointer data)
+{
+  const char *qos1[] = { "-q", "1", NULL };
+  StarlingTopicNode *node;
+  const StarlingMessageProperties *p;
+
+  starling_inspector_set_filters (f->inspector, "home/# other/+");
+  /* Subscribing is asynchronous: publish until the new filter delivers. */
+  for (guint i = 0; i < 20 && !topic_seen (f, "other/x"); i++)
+    {
+      mosquitto_pub (f, "other/x", "1", qos1);
+      wait_for (f, topic_seen, "other/x", 500);
+    }
+  g_assert_true (topic_seen (f, "other/x"));
+  node = starling_topic_tree_lookup (starling_inspector_get_tree (f->inspector), "other/x");
+  p = starling_message_get_properties (starling_topic_node_get_last (node));
+  g_assert_nonnull (p->subscription_ids);
+  g_assert_cmpuint (g_array_index (p->subscription_ids, guint32, 0), ==, 2);
+
+  /* QoS 1: the broker routed garden/x before home/y was even sent. */
+  mosquitto_pub (f, "garden/x", "1", qos1);
+  mosquitto_pub (f, "home/y", "1", qos1);
+  g_assert_true (wait_for (f, topic_seen, "home/y", 10000));
+  g_assert_false (topic_seen (f, "garden/x"));
+  node = starling_topic_tree_lookup (starling_inspector_get_tree (f->inspector), "home/y");
+  p = starling_message_get_properties (starling_topic_node_get_last (node));
+  g_assert_cmpuint (g_array_index (p->subscription_ids, guint32, 0), ==, 1);
+}
+
 static gboolean
 refused (Fixture *f, gconstpointer data)
 {
@@ -614,6 +649,7 @@ main (int argc, char **argv)
       g_test_add ("/inspector/ui/publish-pane", Fixture, NULL, fixture_setup, test_publish_pane, fixture_teardown);
       g_test_add ("/inspector/ui/delete-retained", Fixture, NULL, fixture_setup, test_delete_retained, fixture_teardown);
       g_test_add ("/inspector/ui/pause", Fixture, NULL, fixture_setup, test_pause, fixture_teardown);
+      g_test_add ("/inspector/ui/filters", Fixture, NULL, fixture_setup, test_filters, fixture_teardown);
       g_test_add ("/inspector/ui/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
     }
   else
