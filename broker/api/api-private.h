@@ -130,6 +130,7 @@ void api_accounts           (ApiRequest *req);
 void api_namespaces_list    (ApiRequest *req);
 void api_namespaces_create  (ApiRequest *req);
 void api_namespace_get      (ApiRequest *req);
+void api_namespace_update   (ApiRequest *req);
 void api_namespace_delete   (ApiRequest *req);
 void api_brokers_list       (ApiRequest *req);
 void api_brokers_create     (ApiRequest *req);

@@ -84,6 +84,29 @@ api_namespace_get (ApiRequest *req)
   api_reply (req, SOUP_STATUS_OK, namespace_node (ns));
 }
 
+/* Beyond Cloudflare, whose API cannot change a namespace once made: the
+ * description is the one thing a namespace has to change (the app's
+ * namespace editor uses it). */
+void
+api_namespace_update (ApiRequest *req)
+{
+  g_autoptr(JsonObject) body = api_read_object (req);
+  g_autoptr(StStoreNamespace) ns = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *description = NULL;
+
+  if (body == NULL || !api_get_string (req, body, "description", TRUE, &description))
+    return;
+
+  ns = st_store_namespace_set_description (req->server->store, req->ns, description, &error);
+  if (ns == NULL)
+    {
+      api_error_from_store (req, error, API_ERROR_NAMESPACE_NOT_FOUND, API_ERROR_NAMESPACE_EXISTS);
+      return;
+    }
+  api_reply (req, SOUP_STATUS_OK, namespace_node (ns));
+}
+
 void
 api_namespace_delete (ApiRequest *req)
 {

@@ -208,7 +208,8 @@ route (ApiRequest *req, const char *path)
   static const ApiMethods user = { .get = api_user };
   static const ApiMethods accounts = { .get = api_accounts };
   static const ApiMethods namespaces = { .get = api_namespaces_list, .post = api_namespaces_create };
-  static const ApiMethods one_namespace = { .get = api_namespace_get, .delete = api_namespace_delete };
+  static const ApiMethods one_namespace = { .get = api_namespace_get, .patch = api_namespace_update,
+                                            .delete = api_namespace_delete };
   static const ApiMethods brokers = { .get = api_brokers_list, .post = api_brokers_create };
   static const ApiMethods one_broker = { .get = api_broker_get, .patch = api_broker_update,
                                          .delete = api_broker_delete };

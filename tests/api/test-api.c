@@ -409,7 +409,7 @@ test_routes (Fixture *f, gconstpointer data)
   expect_error (f, "POST", "/memberships", "{}", 405, 7001);
   expect_error (f, "PATCH", "/user/tokens/verify", "{}", 405, 7001);
   g_autofree char *one = ns_path (f, "/x");
-  expect_error (f, "PATCH", one, "{}", 405, 7001);
+  expect_error (f, "PUT", one, "{}", 405, 7001);
   g_autofree char *brokers = ns_path (f, "/x/brokers");
   expect_error (f, "DELETE", brokers, NULL, 405, 7001);
   g_autofree char *broker = ns_path (f, "/x/brokers/y");
@@ -464,6 +464,18 @@ test_namespaces (Fixture *f, gconstpointer data)
   expect_error (f, "POST", f->ns_path, "{\"description\": \"no name\"}", 400, 10103);
   expect_error (f, "GET", missing, NULL, 404, 10200);
   expect_error (f, "DELETE", missing, NULL, 404, 10200);
+
+  /* PATCH (beyond Cloudflare) changes the description, and only that */
+  g_autoptr(JsonObject) patched = call (f, "PATCH", demo_upper, "{\"description\": \"changed\"}", 200);
+  g_assert_cmpstr (json_object_get_string_member (result_object (patched), "description"), ==, "changed");
+  g_assert_cmpstr (json_object_get_string_member (result_object (patched), "name"), ==, "demo");
+  assert_time (json_object_get_string_member (result_object (patched), "modified_on"));
+  g_autoptr(JsonObject) reread = call (f, "GET", demo, NULL, 200);
+  g_assert_cmpstr (json_object_get_string_member (result_object (reread), "description"), ==, "changed");
+  expect_error (f, "PATCH", demo, "{}", 400, 10103);
+  expect_error (f, "PATCH", demo, "{\"description\": 5}", 400, 10101);
+  expect_error (f, "PATCH", demo, "[]", 400, 10100);
+  expect_error (f, "PATCH", missing, "{\"description\": \"x\"}", 404, 10200);
 
   g_autoptr(JsonObject) deleted = call (f, "DELETE", demo, NULL, 200);
   g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (deleted, "result")));
