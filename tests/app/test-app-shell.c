@@ -16,7 +16,7 @@
 #include "starling-application.h"
 #include "starling-window.h"
 
-#define WAIT_SECONDS 20
+#define WAIT_SECONDS 60
 
 typedef gboolean (*Condition) (gpointer data);
 
@@ -59,6 +59,24 @@ window_loaded (gpointer data)
          && starling_window_get_view (window) != NULL;
 }
 
+static gboolean
+widget_drawn (gpointer data)
+{
+  GtkWidget *widget = data;
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+
+  if (!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) <= 0)
+    return FALSE;
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot),
+                          gtk_widget_get_width (widget), gtk_widget_get_height (widget));
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  return node != NULL;
+}
+
 static void
 screenshot (GtkWidget  *widget,
             const char *name)
@@ -75,6 +93,8 @@ screenshot (GtkWidget  *widget,
   int height = gtk_widget_get_height (widget);
   GskRenderer *renderer;
 
+  /* Slow builds (sanitizers) map and draw late: wait for content. */
+  g_assert_true (wait_for (widget_drawn, widget));
   settle (300);
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
@@ -184,6 +204,16 @@ server_switched (gpointer data)
   return !starling_server_is_embedded (starling_window_get_server (window)) && window_loaded (window);
 }
 
+static void
+assert_setting (GSettings  *settings,
+                const char *key,
+                const char *expected)
+{
+  g_autofree char *value = g_settings_get_string (settings, key);
+
+  g_assert_cmpstr (value, ==, expected);
+}
+
 static guint
 saved_servers (GSettings *settings)
 {
@@ -242,7 +272,7 @@ drive (StarlingApplication *app,
   g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
   g_assert_cmpuint (starling_window_get_n_brokers (window), ==, 1);
   g_assert_cmpstr (starling_window_get_view (window), ==, "namespace");
-  g_assert_cmpstr (g_settings_get_string (settings, "selected-namespace"), ==, "home");
+  assert_setting (settings, "selected-namespace", "home");
   settle (500);
   screenshot (GTK_WIDGET (window), "shell-namespace");
 
@@ -289,7 +319,7 @@ drive (StarlingApplication *app,
     g_assert_cmpstr (saved_url, ==, fixture->remote.api_url);
     g_assert_cmpstr (saved_token, ==, fixture->remote.token);
   }
-  g_assert_cmpstr (g_settings_get_string (settings, "selected-server"), ==, fixture->remote.api_url);
+  assert_setting (settings, "selected-server", fixture->remote.api_url);
   g_assert_cmpuint (g_list_model_get_n_items (starling_application_get_servers (app)), ==, 2);
   g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 0);
   g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "No Namespaces Yet");
@@ -300,7 +330,7 @@ drive (StarlingApplication *app,
   starling_window_set_server (window, embedded);
   g_assert_true (wait_for (window_loaded, window));
   g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
-  g_assert_cmpstr (g_settings_get_string (settings, "selected-server"), ==, STARLING_SERVER_EMBEDDED_ID);
+  assert_setting (settings, "selected-server", STARLING_SERVER_EMBEDDED_ID);
 
   /* Removing the remote one forgets it. */
   starling_application_remove_server (app, starling_application_find_server (app, fixture->remote.api_url));
