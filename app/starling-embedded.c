@@ -12,6 +12,7 @@ struct _StarlingEmbedded
   GObject   parent_instance;
 
   char     *data_dir;
+  guint16   ports[ST_N_LISTENER_KINDS + 1];   /* the last: the control API */
   StServer *server;
   gboolean  starting;
   char     *api_url;
@@ -31,6 +32,7 @@ starling_embedded_new (const char *data_dir)
 
   self->data_dir = data_dir ? g_strdup (data_dir)
                             : g_build_filename (g_get_user_data_dir (), "starling", NULL);
+  starling_embedded_set_ports (self, 1883, 8883, 8083, 8884, 8080);
   return self;
 }
 
@@ -61,13 +63,29 @@ choose_listen (guint16 standard_port, gboolean ephemeral)
   return g_strdup_printf ("127.0.0.1:%u", standard_port);
 }
 
-static StServer *
-start_server (const char *data_dir, gboolean ephemeral, GError **error)
+void
+starling_embedded_set_ports (StarlingEmbedded *self,
+                             guint16           mqtt,
+                             guint16           mqtts,
+                             guint16           ws,
+                             guint16           wss,
+                             guint16           api)
 {
-  static const guint16 standard_ports[ST_N_LISTENER_KINDS] = {
-    [ST_LISTENER_MQTT] = 1883, [ST_LISTENER_MQTTS] = 8883,
-    [ST_LISTENER_WS] = 8083, [ST_LISTENER_WSS] = 8884,
-  };
+  g_return_if_fail (STARLING_IS_EMBEDDED (self));
+
+  self->ports[ST_LISTENER_MQTT] = mqtt;
+  self->ports[ST_LISTENER_MQTTS] = mqtts;
+  self->ports[ST_LISTENER_WS] = ws;
+  self->ports[ST_LISTENER_WSS] = wss;
+  self->ports[ST_N_LISTENER_KINDS] = api;
+}
+
+static StServer *
+start_server (const char    *data_dir,
+              const guint16 *standard_ports,
+              gboolean       ephemeral,
+              GError       **error)
+{
   StServerConfig config;
   g_autoptr(StServer) server = NULL;
 
@@ -79,7 +97,7 @@ start_server (const char *data_dir, gboolean ephemeral, GError **error)
       config.listen[i] = choose_listen (standard_ports[i], ephemeral);
     }
   g_free (config.api_listen);
-  config.api_listen = choose_listen (8080, ephemeral);
+  config.api_listen = choose_listen (standard_ports[ST_N_LISTENER_KINDS], ephemeral);
   /* A desktop broker for development: two I/O threads are plenty, and
    * one per core would be dozens on a big machine. */
   config.threads = 2;
@@ -103,13 +121,13 @@ start_thread (GTask        *task,
   g_autoptr(GError) error = NULL;
   StServer *server;
 
-  server = start_server (self->data_dir, ephemeral, &error);
+  server = start_server (self->data_dir, self->ports, ephemeral, &error);
   /* A port taken between the probe and the bind: free ports for all. */
   if (server == NULL && !ephemeral && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
     {
       g_message ("a standard port was taken meanwhile (%s); using free ports", error->message);
       g_clear_error (&error);
-      server = start_server (self->data_dir, TRUE, &error);
+      server = start_server (self->data_dir, self->ports, TRUE, &error);
     }
   if (server == NULL)
     g_task_return_error (task, g_steal_pointer (&error));

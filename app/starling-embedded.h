@@ -17,6 +17,16 @@ G_DECLARE_FINAL_TYPE (StarlingEmbedded, starling_embedded, STARLING, EMBEDDED, G
  * app's own data directory). */
 StarlingEmbedded *starling_embedded_new             (const char *data_dir);
 
+/* The ports tried first, for the MQTT, MQTT/TLS, WebSocket, secure
+ * WebSocket listeners and the control API (default 1883, 8883, 8083,
+ * 8884, 8080).  Call before starting. */
+void              starling_embedded_set_ports       (StarlingEmbedded *self,
+                                                     guint16           mqtt,
+                                                     guint16           mqtts,
+                                                     guint16           ws,
+                                                     guint16           wss,
+                                                     guint16           api);
+
 /* Opens the store and binds the listeners on a worker thread (the first
  * start also generates the local CA): the standard ports where they are
  * free, a free port for each one that is taken. */

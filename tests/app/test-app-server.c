@@ -207,6 +207,86 @@ test_embedded (void)
   starling_embedded_stop (embedded);
 }
 
+static guint16
+listener_port (JsonObject *listeners,
+               const char *kind)
+{
+  JsonObject *l = json_object_get_object_member (listeners, kind);
+
+  g_assert_nonnull (l);
+  return json_object_get_int_member (l, "port");
+}
+
+/* A loopback socket on a free port; listening when listen is TRUE. */
+static GSocket *
+loopback_socket (gboolean listen,
+                 guint16 *port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (socket, any_port, FALSE, &error));
+  if (listen)
+    g_assert_true (g_socket_listen (socket, &error));
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return socket;
+}
+
+static void
+test_embedded_port_fallback (void)
+{
+  g_autoptr(StarlingEmbedded) embedded = starling_embedded_new (NULL);
+  g_autoptr(GSocket) taken = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *saved_env = g_strdup (g_getenv (STARLING_EMBEDDED_PORTS_ENV));
+  JsonObject *listeners;
+  guint16 taken_port, free_ports[4];
+  gboolean done = FALSE;
+  gint64 deadline;
+
+  /* One "standard" port taken by someone else, four free (found free a
+   * moment ago, on loopback where nothing else should grab them). */
+  taken = loopback_socket (TRUE, &taken_port);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(GSocket) probe = loopback_socket (FALSE, &free_ports[i]);
+    }
+  g_unsetenv (STARLING_EMBEDDED_PORTS_ENV);
+  starling_embedded_set_ports (embedded, taken_port, free_ports[0], free_ports[1], free_ports[2], free_ports[3]);
+
+  g_object_set_data (G_OBJECT (embedded), "done", &done);
+  starling_embedded_start_async (embedded, NULL, started_cb, &error);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  if (saved_env != NULL)
+    g_setenv (STARLING_EMBEDDED_PORTS_ENV, saved_env, TRUE);
+  g_assert_true (done);
+  g_assert_no_error (error);
+
+  g_assert_true (json_parser_load_from_data (parser, starling_embedded_get_ready_json (embedded), -1, NULL));
+  listeners = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "listeners");
+  /* The taken one moved to a free port; the free ones were used as asked. */
+  g_assert_cmpuint (listener_port (listeners, "mqtt"), !=, taken_port);
+  g_assert_cmpuint (listener_port (listeners, "mqtt"), >, 0);
+  g_assert_cmpuint (listener_port (listeners, "mqtts"), ==, free_ports[0]);
+  g_assert_cmpuint (listener_port (listeners, "ws"), ==, free_ports[1]);
+  g_assert_cmpuint (listener_port (listeners, "wss"), ==, free_ports[2]);
+  g_assert_cmpuint (listener_port (listeners, "api"), ==, free_ports[3]);
+  g_assert_true (g_str_has_suffix (starling_embedded_get_api_url (embedded), "/client/v4"));
+
+  starling_embedded_stop (embedded);
+  g_assert_false (starling_embedded_is_running (embedded));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -215,6 +295,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/app/server/normalize-url", test_normalize_url);
   g_test_add_func ("/app/server/saved-list", test_saved_list);
   g_test_add_func ("/app/server/embedded", test_embedded);
+  g_test_add_func ("/app/server/embedded-port-fallback", test_embedded_port_fallback);
 
   return g_test_run ();
 }
