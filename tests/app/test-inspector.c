@@ -373,8 +373,12 @@ test_traffic_in (Fixture *f, gconstpointer data)
                                                                  STARLING_TYPE_INSPECTOR, "chart_field_entry"));
     GtkDropDown *format = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
                                                                          STARLING_TYPE_INSPECTOR, "format_dropdown"));
+    GtkColumnView *log_view = GTK_COLUMN_VIEW (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
+                                                                               STARLING_TYPE_INSPECTOR, "log_view"));
     gtk_editable_set_text (GTK_EDITABLE (field), "temp");
     gtk_drop_down_set_selected (format, 1);
+    /* The first message, with every property, in full. */
+    gtk_single_selection_set_selected (GTK_SINGLE_SELECTION (gtk_column_view_get_model (log_view)), 0);
   }
   screenshot (f, "inspector");
 }
