@@ -570,6 +570,11 @@ net_transport_abort (StTransport *t, const char *why)
   net_loop_timed_remove (loop, t);
   if (t->fd >= 0)
     {
+      /* close() alone leaves the epoll registration alive while another
+       * copy of the socket exists — a child forked by the embedding
+       * process (the app spawning a program) holds one until its exec —
+       * and epoll would then report events for this freed transport. */
+      epoll_ctl (loop->epfd, EPOLL_CTL_DEL, t->fd, NULL);
       close (t->fd);
       t->fd = -1;
     }
