@@ -935,3 +935,10 @@ starling_window_get_status_page (StarlingWindow *self)
   g_return_val_if_fail (STARLING_IS_WINDOW (self), NULL);
   return self->status_page;
 }
+
+GtkWidget *
+starling_window_get_page (StarlingWindow *self)
+{
+  g_return_val_if_fail (STARLING_IS_WINDOW (self), NULL);
+  return adw_bin_get_child (self->page_bin);
+}

@@ -35,6 +35,8 @@ guint           starling_window_get_n_namespaces   (StarlingWindow *self);
 guint           starling_window_get_n_brokers      (StarlingWindow *self);
 const char     *starling_window_get_view           (StarlingWindow *self);
 AdwStatusPage  *starling_window_get_status_page    (StarlingWindow *self);
+/* The server, namespace or broker page shown, or NULL. */
+GtkWidget      *starling_window_get_page           (StarlingWindow *self);
 /* Presents the "Add Server" dialog, returns it. */
 GtkWindow      *starling_window_add_server         (StarlingWindow *self);
 

@@ -14,6 +14,7 @@
 #include "st-server.h"
 #include "starling-add-server-dialog.h"
 #include "starling-application.h"
+#include "starling-namespace-dialog.h"
 #include "starling-window.h"
 
 #define WAIT_SECONDS 60
@@ -281,6 +282,53 @@ drive (StarlingApplication *app,
   g_assert_cmpstr (starling_window_get_view (window), ==, "broker");
   settle (500);
   screenshot (GTK_WIDGET (window), "shell-broker");
+
+  /* "New Namespace" (Ctrl+N) opens app-pages' dialog, modal over the
+   * window. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.new-namespace", NULL);
+  {
+    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+    GtkWindow *ns_dialog = NULL;
+
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GtkWindow) toplevel = g_list_model_get_item (toplevels, i);
+
+        if (STARLING_IS_NAMESPACE_DIALOG (toplevel))
+          ns_dialog = toplevel;
+      }
+    g_assert_nonnull (ns_dialog);
+    g_assert_true (gtk_window_get_transient_for (ns_dialog) == GTK_WINDOW (window));
+    g_assert_true (gtk_window_get_modal (ns_dialog));
+    screenshot (GTK_WIDGET (ns_dialog), "shell-new-namespace");
+    gtk_window_destroy (ns_dialog);
+  }
+
+  /* A page's "changed" signal: reload, then select what it names.  The
+   * broker deleted (elsewhere): its namespace is selected... */
+  g_clear_pointer (&created_broker, json_node_unref);
+  created_broker = api (starling_server_get_client (embedded), "DELETE", "namespaces/home/brokers/sensors", NULL);
+  g_signal_emit_by_name (starling_window_get_page (window), "changed", "home", NULL);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpstr (starling_window_get_view (window), ==, "namespace");
+  g_assert_cmpuint (starling_window_get_n_brokers (window), ==, 0);
+  assert_setting (settings, "selected-broker", "");
+
+  /* ...and after the namespace went too, nothing: the empty state. */
+  g_clear_pointer (&created, json_node_unref);
+  created = api (starling_server_get_client (embedded), "DELETE", "namespaces/home", NULL);
+  g_signal_emit_by_name (starling_window_get_page (window), "changed", NULL, NULL);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 0);
+  g_assert_cmpstr (starling_window_get_view (window), ==, "status");
+  g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "No Namespaces Yet");
+
+  /* Made again for the switch back below. */
+  g_clear_pointer (&created, json_node_unref);
+  created = api (starling_server_get_client (embedded), "POST", "namespaces", "{\"name\": \"home\"}");
+  starling_window_reload (window, NULL, NULL);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
 
   /* Add server: a wrong token is refused with the server's message and
    * nothing is saved. */
