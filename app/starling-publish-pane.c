@@ -28,6 +28,7 @@ struct _StarlingPublishPane
   GtkEntry        *correlation_entry;
   GtkTextView     *user_properties_view;
   GtkButton       *publish_button;
+  GtkButton       *favourite_button;
   GtkLabel        *result_label;
   GtkListBox      *favourites_list;
   GtkListBox      *history_list;
@@ -643,6 +644,7 @@ starling_publish_pane_class_init (StarlingPublishPaneClass *klass)
   gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, correlation_entry);
   gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, user_properties_view);
   gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, publish_button);
+  gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, favourite_button);
   gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, result_label);
   gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, favourites_list);
   gtk_widget_class_bind_template_child (widget_class, StarlingPublishPane, history_list);

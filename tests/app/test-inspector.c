@@ -471,6 +471,42 @@ test_publish_pane (Fixture *f, gconstpointer data)
     g_assert_false (result.done);
     gtk_text_buffer_set_text (gtk_text_view_get_buffer (view), "{\"on\": true, \"level\": 80}", -1);
   }
+  /* A favourite goes to GSettings and shows in the list; loading it
+   * fills the form again. */
+  {
+    GtkButton *star = GTK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (pane), STARLING_TYPE_PUBLISH_PANE,
+                                                                  "favourite_button"));
+    GtkWidget *list = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (pane), STARLING_TYPE_PUBLISH_PANE,
+                                                                  "favourites_list"));
+    GtkEntry *topic = GTK_ENTRY (gtk_widget_get_template_child (GTK_WIDGET (pane), STARLING_TYPE_PUBLISH_PANE,
+                                                                 "topic_entry"));
+    g_autoptr(GSettings) settings = g_settings_new ("io.github.starlingmq.Starling");
+    g_auto(GStrv) favourites = NULL;
+    g_autoptr(StarlingMessage) built = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_signal_emit_by_name (star, "clicked");
+    favourites = g_settings_get_strv (settings, "publish-favourites");
+    g_assert_cmpuint (g_strv_length (favourites), ==, 1);
+    g_assert_nonnull (strstr (favourites[0], "\"topic\":\"home/lamp/set\""));
+    g_assert_nonnull (strstr (favourites[0], "level"));
+    g_assert_nonnull (gtk_widget_get_first_child (list));
+
+    gtk_editable_set_text (GTK_EDITABLE (topic), "somewhere/else");
+    starling_publish_pane_set_message (pane, form, STARLING_PAYLOAD_TEXT);
+    gtk_editable_set_text (GTK_EDITABLE (topic), "somewhere/else");
+    /* The row's first button loads it. */
+    {
+      GtkWidget *row_box = gtk_list_box_row_get_child (GTK_LIST_BOX_ROW (gtk_widget_get_first_child (list)));
+      GtkWidget *load = gtk_widget_get_next_sibling (gtk_widget_get_first_child (row_box));
+      g_signal_emit_by_name (load, "clicked");
+    }
+    g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (topic)), ==, "home/lamp/set");
+    built = starling_publish_pane_build_message (pane, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (starling_message_get_properties (built)->content_type, ==, "application/json");
+    g_assert_true (starling_message_get_retain (built));
+  }
   screenshot (f, "publish-pane");
   g_clear_object (&result.message);
   g_free (result.error);
