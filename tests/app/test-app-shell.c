@@ -19,6 +19,9 @@
 
 #define WAIT_SECONDS 60
 
+/* XDG_DATA_DIRS before G_TEST_OPTION_ISOLATE_DIRS replaced it. */
+static char *system_data_dirs;
+
 typedef gboolean (*Condition) (gpointer data);
 
 /* Runs the main context until cond holds or WAIT_SECONDS pass. */
@@ -163,6 +166,8 @@ remote_start (Remote *remote)
 static void
 remote_stop (Remote *remote)
 {
+  if (remote->server == NULL)
+    return;
   st_server_stop (remote->server);
   g_clear_pointer (&remote->server, st_server_free);
   g_clear_pointer (&remote->api_url, g_free);
@@ -235,10 +240,25 @@ drive (StarlingApplication *app,
   g_autoptr(GVariant) saved = NULL;
   g_autoptr(GUri) uri = NULL;
   StarlingAddServerDialog *dialog;
+  g_autofree char *remote_url = NULL;
   const char *url, *token;
 
   fixture->ran = TRUE;
   g_assert_true (STARLING_IS_WINDOW (window));
+
+  /* GLib caches the isolated XDG_DATA_DIRS for GTK's icon theme, which
+   * then finds no theme icons: the screenshots should show them. */
+  {
+    GtkIconTheme *theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (window)));
+    g_auto(GStrv) dirs = g_strsplit (system_data_dirs, ":", -1);
+
+    for (guint i = 0; dirs[i] != NULL; i++)
+      {
+        g_autofree char *icons = g_build_filename (dirs[i], "icons", NULL);
+
+        gtk_icon_theme_add_search_path (theme, icons);
+      }
+  }
   gtk_window_set_default_size (GTK_WINDOW (window), 1000, 680);
 
   /* The embedded broker starts and the sidebar loads: nothing there yet,
@@ -374,6 +394,19 @@ drive (StarlingApplication *app,
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-server", NULL);
   screenshot (GTK_WIDGET (window), "shell-remote-server");
 
+  remote_url = g_strdup (fixture->remote.api_url);
+
+  /* The remote server gone: the window says so, with its error, and
+   * offers to try again. */
+  remote_stop (&fixture->remote);
+  starling_window_reload (window, NULL, NULL);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpstr (starling_window_get_view (window), ==, "status");
+  g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "Could Not Reach the Server");
+  g_assert_nonnull (adw_status_page_get_description (starling_window_get_status_page (window)));
+  g_test_message ("unreachable: %s", adw_status_page_get_description (starling_window_get_status_page (window)));
+  screenshot (GTK_WIDGET (window), "shell-unreachable");
+
   /* Back to the embedded broker: its namespace is there again. */
   starling_window_set_server (window, embedded);
   g_assert_true (wait_for (window_loaded, window));
@@ -381,7 +414,7 @@ drive (StarlingApplication *app,
   assert_setting (settings, "selected-server", STARLING_SERVER_EMBEDDED_ID);
 
   /* Removing the remote one forgets it. */
-  starling_application_remove_server (app, starling_application_find_server (app, fixture->remote.api_url));
+  starling_application_remove_server (app, starling_application_find_server (app, remote_url));
   g_assert_cmpuint (saved_servers (settings), ==, 0);
   g_assert_cmpuint (g_list_model_get_n_items (starling_application_get_servers (app)), ==, 1);
 
@@ -396,8 +429,6 @@ activate_cb (StarlingApplication *app,
 {
   drive (app, fixture);
 }
-
-static char *system_data_dirs;
 
 static void
 test_shell (void)
