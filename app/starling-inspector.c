@@ -568,6 +568,9 @@ update_detail (StarlingInspector *self)
   else if (m)
     gtk_label_set_text (self->detail_title, starling_message_get_topic (m));
 
+  /* Nothing to show yet: no empty payload card, no chart field. */
+  gtk_widget_set_visible (GTK_WIDGET (self->payload_view), m != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->chart_header), m != NULL);
   if (m == NULL)
     {
       gtk_label_set_text (self->detail_meta, node ? _("No message on this topic itself") : "");
@@ -1388,6 +1391,7 @@ starling_inspector_init (StarlingInspector *self)
 
   self->tick_id = g_timeout_add_seconds (1, tick, self);
   update_count (self);
+  update_detail (self);
 }
 
 GtkWidget *
