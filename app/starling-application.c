@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "starling-application.h"
@@ -17,6 +19,8 @@ struct _StarlingApplication
   StarlingEmbedded *embedded;
   StarlingServer   *embedded_server;
   GError           *embedded_error;
+  guint             sigint_source;
+  guint             sigterm_source;
 };
 
 G_DEFINE_FINAL_TYPE (StarlingApplication, starling_application, ADW_TYPE_APPLICATION)
@@ -210,6 +214,15 @@ static const GActionEntry app_actions[] = {
   { "about", about_activated, NULL, NULL, NULL },
 };
 
+/* Ctrl+C in the terminal or a SIGTERM: quit as the menu does, so the
+ * embedded broker disconnects its clients and flushes its store. */
+static gboolean
+quit_on_signal (gpointer user_data)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (user_data), "quit", NULL);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 starling_application_startup (GApplication *app)
 {
@@ -245,6 +258,9 @@ starling_application_startup (GApplication *app)
   saved = starling_server_list_from_variant (saved_value);
   g_list_store_splice (self->servers, 1, 0, saved->pdata, saved->len);
 
+  self->sigint_source = g_unix_signal_add (SIGINT, quit_on_signal, app);
+  self->sigterm_source = g_unix_signal_add (SIGTERM, quit_on_signal, app);
+
   /* Held while starting so that a quick quit still waits for the result. */
   g_application_hold (app);
   starling_embedded_start_async (self->embedded, NULL, embedded_started, g_object_ref (self));
@@ -266,6 +282,8 @@ starling_application_shutdown (GApplication *app)
    * process ends. */
   if (self->embedded != NULL)
     starling_embedded_stop (self->embedded);
+  g_clear_handle_id (&self->sigint_source, g_source_remove);
+  g_clear_handle_id (&self->sigterm_source, g_source_remove);
 
   G_APPLICATION_CLASS (starling_application_parent_class)->shutdown (app);
 }
