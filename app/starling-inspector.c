@@ -4,7 +4,9 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <netdb.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "starling-inspector.h"
@@ -177,6 +179,9 @@ struct _StarlingInspector
   char               *client_id;
   char               *token;
   gint64              issued_at;     /* monotonic µs */
+  char               *endpoint;      /* the broker's, as the API gives it */
+  gboolean            token_auth;
+  guint               resolve_timeout_id;
   char               *ca_file;
   char               *default_uri;
   gboolean            paused;
@@ -262,22 +267,33 @@ show_problem (StarlingInspector *self, const char *what, const GError *error)
   gtk_stack_set_visible_child_name (self->state_stack, "icon");
 }
 
-/* "mqtts://b.ns.localhost:8883" → "mqtts://127.0.0.1:8883": names under
- * .localhost need not resolve (glibc does not map them), while the broker
- * routes a connection without a matching SNI name by the token's key id,
- * and the default certificate names 127.0.0.1. */
+/* "mqtts://b.ns.localhost:8883" → "mqtts://127.0.0.1:8883", for names
+ * under .localhost that this system does not resolve (glibc alone does not
+ * map them; systemd-resolved does).  A token broker still gets the
+ * connection: the broker routes one without a matching SNI name by the
+ * token's key id, and its default certificate names 127.0.0.1, so the
+ * certificate check stays on. */
 static char *
-connect_uri (const char *endpoint)
+loopback_uri (const char *endpoint)
 {
   g_autoptr(GUri) uri = g_uri_parse (endpoint, G_URI_FLAGS_NONE, NULL);
-  const char *host;
 
-  if (uri == NULL || (host = g_uri_get_host (uri)) == NULL)
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
     return g_strdup (endpoint);
-  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_str_has_suffix (host, ".localhost"))
-    return g_strdup_printf ("%s://127.0.0.1:%d", g_uri_get_scheme (uri),
-                            g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 8883);
-  return g_strdup (endpoint);
+  return g_strdup_printf ("%s://127.0.0.1:%d", g_uri_get_scheme (uri),
+                          g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 8883);
+}
+
+/* The host of endpoint when it is under .localhost, else NULL. */
+static char *
+localhost_name (const char *endpoint)
+{
+  g_autoptr(GUri) uri = g_uri_parse (endpoint, G_URI_FLAGS_NONE, NULL);
+  const char *host = uri ? g_uri_get_host (uri) : NULL;
+
+  if (host && (g_ascii_strcasecmp (host, "localhost") == 0 || g_str_has_suffix (host, ".localhost")))
+    return g_strdup (host);
+  return NULL;
 }
 
 static void
@@ -378,31 +394,11 @@ got_credential (GObject *source, GAsyncResult *result, gpointer data)
   st_api_client_get_ca_async (self->api, self->cancellable, got_ca, self);
 }
 
+/* The credential (token brokers) and the CA, once the address is known. */
 static void
-got_broker (GObject *source, GAsyncResult *result, gpointer data)
+after_endpoint (StarlingInspector *self)
 {
-  StarlingInspector *self = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = st_api_client_request_finish (ST_API_CLIENT (source), result, &error);
-  JsonObject *o;
-  const char *endpoint, *auth;
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      if (error == NULL)
-        error = g_error_new_literal (ST_API_ERROR, ST_API_ERROR_BAD_RESPONSE, _("not a broker"));
-      show_problem (self, _("Cannot read the broker"), error);
-      return;
-    }
-  o = json_node_get_object (node);
-  endpoint = json_object_get_string_member_with_default (o, "endpoint", "mqtts://localhost:8883");
-  auth = json_object_get_string_member_with_default (o, "authType", "TOKEN");
-  g_free (self->default_uri);
-  self->default_uri = connect_uri (endpoint);
-
-  if (g_strcmp0 (auth, "TOKEN") == 0)
+  if (self->token_auth)
     {
       g_autofree char *path = g_strdup_printf ("namespaces/%s/brokers/%s/credentials", self->ns, self->broker);
       const char *query[] = { "number", "1", "expiration", CREDENTIAL_LIFETIME, "topicAcl", "#", NULL };
@@ -419,12 +415,108 @@ got_broker (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 static void
+use_loopback (StarlingInspector *self)
+{
+  g_free (self->default_uri);
+  self->default_uri = loopback_uri (self->endpoint);
+  /* Anonymous brokers are told apart by name (SNI) only. */
+  if (!self->token_auth)
+    g_message ("%s does not resolve here: connecting to 127.0.0.1, where an anonymous broker is found by SNI only",
+               self->endpoint);
+}
+
+/* getaddrinfo, as Paho will call it: GResolver maps *.localhost to the
+ * loopback address by itself, so its answer says nothing about Paho's. */
+static void
+resolve_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+  gboolean ok = getaddrinfo (data, NULL, &hints, &res) == 0;
+
+  if (res)
+    freeaddrinfo (res);
+  g_task_return_boolean (task, ok);
+}
+
+static void
+resolved (GObject *source, GAsyncResult *result, gpointer data)
+{
+  StarlingInspector *self = STARLING_INSPECTOR (source);
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  /* The timeout went first and carried on without us. */
+  if (self->resolve_timeout_id == 0)
+    return;
+  g_clear_handle_id (&self->resolve_timeout_id, g_source_remove);
+  if (!ok)
+    use_loopback (self);
+  after_endpoint (self);
+}
+
+static gboolean
+resolve_timeout (gpointer data)
+{
+  StarlingInspector *self = data;
+
+  self->resolve_timeout_id = 0;
+  use_loopback (self);
+  after_endpoint (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+got_broker (GObject *source, GAsyncResult *result, gpointer data)
+{
+  StarlingInspector *self = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = st_api_client_request_finish (ST_API_CLIENT (source), result, &error);
+  g_autofree char *host = NULL;
+  JsonObject *o;
+  const char *endpoint;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (ST_API_ERROR, ST_API_ERROR_BAD_RESPONSE, _("not a broker"));
+      show_problem (self, _("Cannot read the broker"), error);
+      return;
+    }
+  o = json_node_get_object (node);
+  endpoint = json_object_get_string_member_with_default (o, "endpoint", "mqtts://localhost:8883");
+  self->token_auth = g_strcmp0 (json_object_get_string_member_with_default (o, "authType", "TOKEN"), "TOKEN") == 0;
+  g_free (self->endpoint);
+  self->endpoint = g_strdup (endpoint);
+  g_free (self->default_uri);
+  self->default_uri = g_strdup (endpoint);
+
+  if ((host = localhost_name (endpoint)) != NULL)
+    {
+      /* Bounded: a resolver that does not answer in 2 s counts as "no". */
+      self->resolve_timeout_id = g_timeout_add_seconds (2, resolve_timeout, self);
+      {
+        g_autoptr(GTask) task = g_task_new (self, self->cancellable, resolved, NULL);
+
+        g_task_set_task_data (task, g_steal_pointer (&host), g_free);
+        g_task_run_in_thread (task, resolve_thread);
+      }
+      return;
+    }
+  after_endpoint (self);
+}
+
+static void
 start (StarlingInspector *self)
 {
   g_autofree char *path = g_strdup_printf ("namespaces/%s/brokers/%s", self->ns, self->broker);
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->resolve_timeout_id, g_source_remove);
   self->cancellable = g_cancellable_new ();
   gtk_label_set_text (self->status_label, _("Reading the broker…"));
   gtk_stack_set_visible_child_name (self->state_stack, "busy");
@@ -1228,6 +1320,7 @@ starling_inspector_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->resolve_timeout_id, g_source_remove);
   follow_node (self, NULL);
   g_clear_object (&self->detail_message);
   if (self->mqtt)
@@ -1261,6 +1354,7 @@ starling_inspector_finalize (GObject *object)
   g_free (self->client_id);
   g_free (self->token);
   g_free (self->default_uri);
+  g_free (self->endpoint);
   g_free (self->filter_topic);
   g_free (self->filter_text);
   g_ptr_array_unref (self->held);
