@@ -196,6 +196,22 @@ api (StApiClient *client,
   return result;
 }
 
+/* A visible toplevel of that type, or NULL. */
+static GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWindow) toplevel = g_list_model_get_item (toplevels, i);
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (toplevel, type) && gtk_widget_get_visible (GTK_WIDGET (toplevel)))
+        return toplevel;
+    }
+  return NULL;
+}
+
 static gboolean
 dialog_idle (gpointer data)
 {
@@ -303,20 +319,31 @@ drive (StarlingApplication *app,
   settle (500);
   screenshot (GTK_WIDGET (window), "shell-broker");
 
+  /* The about window and the shortcuts window open (their .ui parse). */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  {
+    GtkWindow *about = find_toplevel (ADW_TYPE_ABOUT_WINDOW);
+
+    g_assert_nonnull (about);
+    g_assert_cmpstr (adw_about_window_get_application_icon (ADW_ABOUT_WINDOW (about)), ==, APP_ID);
+    screenshot (GTK_WIDGET (about), "shell-about");
+    gtk_window_destroy (about);
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL);
+  {
+    GtkWindow *shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+
+    g_assert_nonnull (shortcuts);
+    screenshot (GTK_WIDGET (shortcuts), "shell-shortcuts");
+    gtk_widget_set_visible (GTK_WIDGET (shortcuts), FALSE);
+  }
+
   /* "New Namespace" (Ctrl+N) opens app-pages' dialog, modal over the
    * window. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.new-namespace", NULL);
   {
-    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
-    GtkWindow *ns_dialog = NULL;
+    GtkWindow *ns_dialog = find_toplevel (STARLING_TYPE_NAMESPACE_DIALOG);
 
-    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-      {
-        g_autoptr(GtkWindow) toplevel = g_list_model_get_item (toplevels, i);
-
-        if (STARLING_IS_NAMESPACE_DIALOG (toplevel))
-          ns_dialog = toplevel;
-      }
     g_assert_nonnull (ns_dialog);
     g_assert_true (gtk_window_get_transient_for (ns_dialog) == GTK_WINDOW (window));
     g_assert_true (gtk_window_get_modal (ns_dialog));
