@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -688,7 +689,7 @@ update_detail (StarlingInspector *self)
     append_property (props, _("Payload format"), p->payload_format ? _("UTF-8 (1)") : _("Bytes (0)"));
   if (p->message_expiry >= 0)
     {
-      g_autofree char *s = g_strdup_printf (_("%" G_GINT64_FORMAT " s"), p->message_expiry);
+      g_autofree char *s = g_strdup_printf (_("%" PRId64 " s"), p->message_expiry);
       append_property (props, _("Message expiry"), s);
     }
   if (p->response_topic)
@@ -962,8 +963,8 @@ update_count (StarlingInspector *self)
   guint all = g_list_model_get_n_items (G_LIST_MODEL (self->log));
 
   if (self->paused)
-    text = g_strdup_printf (ngettext ("Paused, %" G_GUINT64_FORMAT " new message held",
-                                      "Paused, %" G_GUINT64_FORMAT " new messages held", self->n_held), self->n_held);
+    text = g_strdup_printf (ngettext ("Paused, %" PRIu64 " new message held",
+                                      "Paused, %" PRIu64 " new messages held", self->n_held), self->n_held);
   else if (shown != all)
     text = g_strdup_printf (_("%u of %u"), shown, all);
   else

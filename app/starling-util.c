@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <adwaita.h>
 
 #include "starling-util.h"
@@ -95,15 +96,15 @@ static char *
 format_amount (guint64 seconds)
 {
   if (seconds >= 86400)
-    return g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " day", "%" G_GUINT64_FORMAT " days",
+    return g_strdup_printf (ngettext ("%" PRIu64 " day", "%" PRIu64 " days",
                                       (gulong) (seconds / 86400)), seconds / 86400);
   if (seconds >= 3600)
-    return g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " hour", "%" G_GUINT64_FORMAT " hours",
+    return g_strdup_printf (ngettext ("%" PRIu64 " hour", "%" PRIu64 " hours",
                                       (gulong) (seconds / 3600)), seconds / 3600);
   if (seconds >= 60)
-    return g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " minute", "%" G_GUINT64_FORMAT " minutes",
+    return g_strdup_printf (ngettext ("%" PRIu64 " minute", "%" PRIu64 " minutes",
                                       (gulong) (seconds / 60)), seconds / 60);
-  return g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " second", "%" G_GUINT64_FORMAT " seconds",
+  return g_strdup_printf (ngettext ("%" PRIu64 " second", "%" PRIu64 " seconds",
                                     (gulong) seconds), seconds);
 }
 
@@ -139,7 +140,7 @@ starling_format_duration (gint64 seconds)
   if (seconds % 86400 == 0 || (seconds < 86400 && seconds % 3600 == 0) ||
       (seconds < 3600 && seconds % 60 == 0) || seconds < 60)
     return format_amount (seconds);
-  return g_strdup_printf (ngettext ("%" G_GINT64_FORMAT " second", "%" G_GINT64_FORMAT " seconds",
+  return g_strdup_printf (ngettext ("%" PRId64 " second", "%" PRId64 " seconds",
                                     (gulong) seconds), seconds);
 }
 
