@@ -1,0 +1,292 @@
+/* The real window in French: StarlingApplication under Xvfb with
+ * LANGUAGE=fr and the translations built from po/ (the build's .mo, not
+ * an installed one), its empty state, a template's tooltip and a label
+ * made in C all translated, and screenshots of the empty state and of a
+ * namespace page in <build>/tests/app/screenshots/translated-fr*.png. */
+#define G_LOG_DOMAIN "test-app-translated"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "starling-application.h"
+#include "starling-window.h"
+
+#define WAIT_SECONDS 60
+#define LANG_CODE "fr"
+
+/* XDG_DATA_DIRS before G_TEST_OPTION_ISOLATE_DIRS replaced it. */
+static char *system_data_dirs;
+
+typedef gboolean (*Condition) (gpointer data);
+
+/* Runs the main context until cond holds or WAIT_SECONDS pass. */
+static gboolean
+wait_for (Condition cond,
+          gpointer  data)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (2000);
+    }
+  return TRUE;
+}
+
+/* Lets pages load and the window draw: a fixed span of iterations. */
+static void
+settle (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (2000);
+}
+
+static gboolean
+window_loaded (gpointer data)
+{
+  StarlingWindow *window = data;
+  StarlingServer *server = starling_window_get_server (window);
+
+  return server != NULL && starling_server_is_ready (server)
+         && !starling_window_is_busy (window)
+         && starling_window_get_view (window) != NULL;
+}
+
+static gboolean
+widget_drawn (gpointer data)
+{
+  GtkWidget *widget = data;
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+
+  if (!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) <= 0)
+    return FALSE;
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot),
+                          gtk_widget_get_width (widget), gtk_widget_get_height (widget));
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  return node != NULL;
+}
+
+static void
+screenshot (GtkWidget  *widget,
+            const char *name)
+{
+  const char *builddir = g_getenv ("STARLING_BUILDDIR");
+  g_autofree char *dir = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  int width, height;
+  GskRenderer *renderer;
+
+  /* Slow builds (sanitizers) map and draw late: wait for content. */
+  g_assert_true (wait_for (widget_drawn, widget));
+  settle (300);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  g_assert_cmpint (width, >, 0);
+  g_assert_cmpint (height, >, 0);
+
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  path = g_build_filename (dir, file, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot %s", path);
+}
+
+/* A widget under root whose tooltip is tooltip, or NULL. */
+static GtkWidget *
+find_tooltip (GtkWidget  *root,
+              const char *tooltip)
+{
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (root), tooltip) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_tooltip (child, tooltip);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A mapped GtkLabel under root that shows text, or NULL. */
+static GtkWidget *
+find_label (GtkWidget  *root,
+            const char *text)
+{
+  if (GTK_IS_LABEL (root) && gtk_widget_get_mapped (root)
+      && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The translation of msgid from the app's catalogue, checked to be one. */
+static const char *
+translated (const char *msgid)
+{
+  const char *text = g_dgettext (GETTEXT_PACKAGE, msgid);
+
+  g_assert_cmpstr (text, !=, msgid);
+  return text;
+}
+
+typedef struct {
+  gboolean ran;
+} Fixture;
+
+static void
+drive (StarlingApplication *app,
+       Fixture             *fixture)
+{
+  StarlingWindow *window = STARLING_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  StarlingServer *embedded = starling_application_get_embedded_server (app);
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  GtkWidget *button;
+
+  fixture->ran = TRUE;
+  g_assert_true (STARLING_IS_WINDOW (window));
+
+  /* GLib caches the isolated XDG_DATA_DIRS for GTK's icon theme, which
+   * then finds no theme icons: the screenshots should show them. */
+  {
+    GtkIconTheme *theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (window)));
+    g_auto(GStrv) dirs = g_strsplit (system_data_dirs, ":", -1);
+
+    for (guint i = 0; dirs[i] != NULL; i++)
+      {
+        g_autofree char *icons = g_build_filename (dirs[i], "icons", NULL);
+
+        gtk_icon_theme_add_search_path (theme, icons);
+      }
+  }
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 680);
+
+  /* The empty state, its title and text set from C. */
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpstr (starling_window_get_view (window), ==, "status");
+  g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==,
+                   "Aucun espace de noms pour l’instant");
+  g_assert_cmpstr (adw_status_page_get_description (starling_window_get_status_page (window)), ==,
+                   translated ("A namespace holds brokers, and each broker is an MQTT server of its own "
+                               "with its own tokens. Create a namespace to begin."));
+
+  /* A string from the window's template (GtkBuilder, translatable="yes"):
+   * the French tooltip is there and the English one is not. */
+  button = find_tooltip (GTK_WIDGET (window), translated ("Create a Namespace"));
+  g_assert_nonnull (button);
+  g_assert_true (GTK_IS_BUTTON (button));
+  g_assert_null (find_tooltip (GTK_WIDGET (window), "Create a Namespace"));
+  screenshot (GTK_WIDGET (window), "translated-" LANG_CODE);
+
+  /* A namespace (made through the API): the sidebar's heading, a label
+   * made in C, and the namespace page. */
+  body = json_from_string ("{\"name\": \"maison\"}", NULL);
+  created = st_api_client_request (starling_server_get_client (embedded), "POST", "namespaces",
+                                   NULL, body, NULL, &error);
+  g_assert_no_error (error);
+  starling_window_reload (window, "maison", NULL);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpstr (starling_window_get_view (window), ==, "namespace");
+  settle (500);
+  g_assert_nonnull (find_label (GTK_WIDGET (window), translated ("Namespaces")));
+  g_assert_null (find_label (GTK_WIDGET (window), "Namespaces"));
+  screenshot (GTK_WIDGET (window), "translated-" LANG_CODE "-namespace");
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+}
+
+static void
+activate_cb (StarlingApplication *app,
+             Fixture             *fixture)
+{
+  drive (app, fixture);
+}
+
+static void
+test_translated (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr(StarlingApplication) app = NULL;
+  const char *builddir = g_getenv ("STARLING_BUILDDIR");
+  g_autofree char *localedir = NULL;
+  g_autofree char *mo = NULL;
+  int status;
+
+  g_assert_nonnull (builddir);
+  /* Where meson's i18n.gettext builds the catalogues: <build>/po/<lang>/
+   * LC_MESSAGES/starling.mo. */
+  localedir = g_build_filename (builddir, "po", NULL);
+  mo = g_build_filename (localedir, LANG_CODE, "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+  g_assert_true (g_file_test (mo, G_FILE_TEST_IS_REGULAR));
+
+  /* See test_shell: the MIME database for SVG icons. */
+  if (system_data_dirs != NULL)
+    {
+      g_autofree char *dirs = g_strconcat (g_getenv ("XDG_DATA_DIRS"), ":", system_data_dirs, NULL);
+
+      g_setenv ("XDG_DATA_DIRS", dirs, TRUE);
+    }
+
+  app = starling_application_new ();
+  /* The application bound the installed LOCALEDIR; the build's
+   * catalogues instead, before anything is translated. */
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (activate_cb), &fixture);
+  status = g_application_run (G_APPLICATION (app), 0, NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (fixture.ran);
+}
+
+int
+main (int argc, char *argv[])
+{
+  /* As `LANGUAGE=fr starling` in a UTF-8 locale: C.UTF-8 exists
+   * everywhere, and gettext honours LANGUAGE in any locale but "C".
+   * Set before GTK calls setlocale(). */
+  g_setenv ("LANGUAGE", LANG_CODE, TRUE);
+  g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  setlocale (LC_ALL, "");
+
+  system_data_dirs = g_strdup (g_getenv ("XDG_DATA_DIRS") ? g_getenv ("XDG_DATA_DIRS") : "/usr/local/share:/usr/share");
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/app/translated/" LANG_CODE, test_translated);
+
+  int status = g_test_run ();
+
+  g_free (system_data_dirs);
+  return status;
+}
