@@ -434,16 +434,33 @@ drive (StarlingApplication *app,
   g_test_message ("unreachable: %s", adw_status_page_get_description (starling_window_get_status_page (window)));
   screenshot (GTK_WIDGET (window), "shell-unreachable");
 
-  /* Back to the embedded broker: its namespace is there again. */
+  /* Switching by hand: back to the embedded broker and its namespace,
+   * then to the remote one again. */
   starling_window_set_server (window, embedded);
   g_assert_true (wait_for (window_loaded, window));
   g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
   assert_setting (settings, "selected-server", STARLING_SERVER_EMBEDDED_ID);
+  starling_window_set_server (window, starling_application_find_server (app, remote_url));
+  g_assert_true (wait_for (window_loaded, window));
+  assert_setting (settings, "selected-server", remote_url);
 
-  /* Removing the remote one forgets it. */
-  starling_application_remove_server (app, starling_application_find_server (app, remote_url));
+  /* "Remove Server…" asks first; "Remove" forgets it, and the window
+   * falls back to the embedded broker. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.remove-server", NULL);
+  {
+    GtkWindow *confirm = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+
+    g_assert_nonnull (confirm);
+    g_assert_cmpuint (saved_servers (settings), ==, 1);
+    screenshot (GTK_WIDGET (confirm), "shell-remove-server");
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (confirm), "remove");
+  }
   g_assert_cmpuint (saved_servers (settings), ==, 0);
   g_assert_cmpuint (g_list_model_get_n_items (starling_application_get_servers (app)), ==, 1);
+  g_assert_true (starling_window_get_server (window) == embedded);
+  g_assert_true (wait_for (window_loaded, window));
+  g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 1);
+  assert_setting (settings, "selected-server", STARLING_SERVER_EMBEDDED_ID);
 
   /* Quitting closes the window, which saves its size. */
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
