@@ -854,6 +854,10 @@ starling_window_dispose (GObject *object)
   g_clear_pointer (&self->select_ns, g_free);
   g_clear_pointer (&self->select_broker, g_free);
 
+  /* The sidebar drops its selected row as it goes, and row-selected would
+   * show the empty state on a status page already gone (quitting with a
+   * namespace selected). */
+  self->populating = TRUE;
   gtk_widget_dispose_template (GTK_WIDGET (self), STARLING_TYPE_WINDOW);
 
   G_OBJECT_CLASS (starling_window_parent_class)->dispose (object);
