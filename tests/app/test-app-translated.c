@@ -1,8 +1,9 @@
 /* The real window in French: StarlingApplication under Xvfb with
  * LANGUAGE=fr and the translations built from po/ (the build's .mo, not
  * an installed one), its empty state, a template's tooltip and a label
- * made in C all translated, and screenshots of the empty state and of a
- * namespace page in <build>/tests/app/screenshots/translated-fr*.png. */
+ * made in C all translated, plural forms with 64-bit counts, and
+ * screenshots of the empty state and of a namespace page in
+ * <build>/tests/app/screenshots/translated-fr*.png. */
 #define G_LOG_DOMAIN "test-app-translated"
 
 #include "config.h"
@@ -11,6 +12,7 @@
 #include <locale.h>
 
 #include "starling-application.h"
+#include "starling-util.h"
 #include "starling-window.h"
 
 #define WAIT_SECONDS 60
@@ -223,6 +225,20 @@ drive (StarlingApplication *app,
   g_assert_nonnull (find_label (GTK_WIDGET (window), translated ("Namespaces")));
   g_assert_null (find_label (GTK_WIDGET (window), "Namespaces"));
   screenshot (GTK_WIDGET (window), "translated-" LANG_CODE "-namespace");
+
+  /* Plurals whose count is a guint64: the msgids hold <inttypes.h>
+   * macros ("%" PRIu64), which the catalogue resolves at run time. */
+  {
+    g_autofree char *days = starling_format_duration (2 * 86400);
+    g_autofree char *second = starling_format_duration (1);
+    g_autofree char *seconds = starling_format_duration (90);
+    g_autofree char *ago = starling_format_relative (0, 3 * 3600);
+
+    g_assert_cmpstr (days, ==, "2 jours");
+    g_assert_cmpstr (second, ==, "1 seconde");
+    g_assert_cmpstr (seconds, ==, "90 secondes");
+    g_assert_cmpstr (ago, ==, "il y a 3 heures");
+  }
 
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
 }
