@@ -7,6 +7,7 @@
 #include "starling-broker-page.h"
 #include "starling-broker-dialog.h"
 #include "starling-credentials-dialog.h"
+#include "starling-inspector.h"
 #include "starling-util.h"
 
 /* The control API's "no local CA": the server uses the operator's own
@@ -40,6 +41,7 @@ struct _StarlingBrokerPage
   GtkLabel             *subtitle_label;
   GtkSpinner           *spinner;
   AdwViewStack         *view_stack;
+  AdwBin               *traffic_bin;
   AdwActionRow         *endpoint_row;
   AdwActionRow         *auth_row;
   AdwActionRow         *expiration_row;
@@ -1040,6 +1042,15 @@ starling_broker_page_dispose (GObject *object)
 }
 
 static void
+view_changed_cb (StarlingBrokerPage *self)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+
+  if (g_strcmp0 (name, "traffic") == 0 && adw_bin_get_child (self->traffic_bin) == NULL)
+    adw_bin_set_child (self->traffic_bin, starling_inspector_new (self->client, self->ns, self->broker));
+}
+
+static void
 starling_broker_page_finalize (GObject *object)
 {
   StarlingBrokerPage *self = STARLING_BROKER_PAGE (object);
@@ -1082,6 +1093,7 @@ starling_broker_page_class_init (StarlingBrokerPageClass *klass)
   BIND (subtitle_label);
   BIND (spinner);
   BIND (view_stack);
+  BIND (traffic_bin);
   BIND (endpoint_row);
   BIND (auth_row);
   BIND (expiration_row);
@@ -1100,6 +1112,8 @@ starling_broker_page_class_init (StarlingBrokerPageClass *klass)
   BIND (ca_view);
   BIND (ca_none);
 #undef BIND
+
+  gtk_widget_class_bind_template_callback (widget_class, view_changed_cb);
 
   gtk_widget_class_install_action (widget_class, "broker.reload", NULL, reload_action);
   gtk_widget_class_install_action (widget_class, "broker.edit", NULL, edit_action);

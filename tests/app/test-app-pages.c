@@ -12,6 +12,7 @@
 #include "starling-broker-dialog.h"
 #include "starling-broker-page.h"
 #include "starling-credentials-dialog.h"
+#include "starling-inspector.h"
 #include "starling-namespace-dialog.h"
 #include "starling-namespace-page.h"
 #include "starling-util.h"
@@ -492,6 +493,12 @@ page_loaded (gpointer page)
 }
 
 static gboolean
+inspector_connected (gpointer inspector)
+{
+  return starling_mqtt_client_get_state (starling_inspector_get_client (inspector)) == STARLING_MQTT_STATE_CONNECTED;
+}
+
+static gboolean
 description_shown (gpointer page)
 {
   return page_loaded (page) &&
@@ -890,6 +897,18 @@ test_admin_flow (Fixture *f, gconstpointer data)
   wait_until (subtitle_has, row, "the hook on the broker page");
   g_assert_cmpstr (adw_action_row_get_subtitle (child (broker_page, STARLING_TYPE_BROKER_PAGE, "expiration_row")),
                    ==, "No expiry");
+
+  /* 8b. The Traffic tab: the inspector exists only once the tab is shown,
+   * then issues itself a credential and connects to this broker. */
+  {
+    AdwBin *traffic = child (broker_page, STARLING_TYPE_BROKER_PAGE, "traffic_bin");
+
+    g_assert_null (adw_bin_get_child (traffic));
+    adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "traffic");
+    g_assert_true (STARLING_IS_INSPECTOR (adw_bin_get_child (traffic)));
+    wait_until (inspector_connected, adw_bin_get_child (traffic), "the inspector to connect");
+    screenshot (f, GTK_WIDGET (f->window), "broker-traffic");
+  }
 
   /* 9. Delete the broker, then the namespace, each after its confirmation. */
   wait_until (page_loaded, broker_page, "the broker page to settle");
