@@ -3,7 +3,10 @@
 #include "st-server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "api/api-server.h"
@@ -18,6 +21,7 @@ struct _StServer
   StNet         *net;
   StStore       *store;        /* control plane: account, tokens, namespaces, brokers */
   StApiServer   *api;          /* keeps engine brokers in step with the store; the control thread */
+  int            lock_fd;      /* DATA/lock, flocked while this server owns the directory */
   gboolean       running;
 };
 
@@ -117,6 +121,50 @@ ensure_dev_broker (StStore *store, char **broker_id, GError **error)
   return TRUE;
 }
 
+/* One server per data directory: two would load and write the same MQTT
+ * sessions behind each other's back (a starlingd and the app's embedded
+ * broker both default to ~/.local/share/starling). The lock is an flock
+ * on DATA/lock, so a crashed owner never leaves it held; the file names
+ * the owner's pid for the error message. Offline tools (starlingd token)
+ * open the control-plane store only and need no lock. */
+static int
+lock_data_dir (const char *data_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (data_dir, "lock", NULL);
+  char pid[32] = "";
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s", path,
+                   g_strerror (saved));
+      return -1;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int saved = errno;
+      ssize_t n = pread (fd, pid, sizeof pid - 1, 0);
+
+      pid[MAX (n, 0)] = '\0';
+      g_strchomp (pid);
+      if (saved == EWOULDBLOCK)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                     "data directory %s is in use by another Starling server%s%s%s "
+                     "(a starlingd or the app's embedded broker); stop it, or choose another --data-dir",
+                     data_dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot lock %s: %s", path,
+                     g_strerror (saved));
+      close (fd);
+      return -1;
+    }
+  g_snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+  if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, strlen (pid), 0) < 0)
+    g_debug ("%s: cannot record the pid: %s", path, g_strerror (errno));
+  return fd;
+}
+
 /* A data directory's first start (no API token yet) gets an admin token,
  * so that the operator can reach the control API at all.  The secret is
  * shown nowhere but in the file: only its hash is stored, and logs are
@@ -177,14 +225,22 @@ st_server_new (const StServerConfig *config, GError **error)
       return NULL;
     }
 
+  int lock_fd = lock_data_dir (config->data_dir, error);
+  if (lock_fd < 0)
+    return NULL;
+
   /* MQTT state has a file of its own: its writes come from the store
    * thread alone and never queue behind control-plane transactions. */
   g_autofree char *mqtt_db = g_build_filename (config->data_dir, "mqtt.db", NULL);
   StMqttStore *mqtt_store = st_mqtt_store_open (mqtt_db, config->durability, error);
   if (mqtt_store == NULL)
-    return NULL;
+    {
+      close (lock_fd);
+      return NULL;
+    }
 
   StServer *server = g_new0 (StServer, 1);
+  server->lock_fd = lock_fd;
   config_copy (&server->config, config);
   server->mqtt_store = mqtt_store;
   if (server->config.threads == 0)
@@ -442,5 +498,7 @@ st_server_free (StServer *server)
   g_clear_pointer (&server->store, st_store_free);
   g_clear_pointer (&server->engine, st_engine_free);
   st_server_config_clear (&server->config);
+  if (server->lock_fd > 0)
+    close (server->lock_fd);
   g_free (server);
 }

@@ -244,6 +244,37 @@ test_address_in_use (void)
   st_server_config_clear (&c);
 }
 
+/* One server per data directory: a second one is refused, naming the
+ * directory and the owner's pid, and may start once the first is gone. */
+static void
+test_data_dir_lock (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pid = g_strdup_printf ("(pid %ld)", (long) getpid ());
+  StServer *first = start_server ("locked");
+  StServerConfig c;
+
+  st_server_config_init (&c);
+  c.data_dir = g_build_filename (g_get_user_data_dir (), "locked", NULL);
+  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
+    g_clear_pointer (&c.listen[i], g_free);
+  g_clear_pointer (&c.api_listen, g_free);
+
+  StServer *second = st_server_new (&c, &error);
+  g_assert_null (second);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_assert_nonnull (strstr (error->message, c.data_dir));
+  g_assert_nonnull (strstr (error->message, pid));
+  g_clear_error (&error);
+
+  st_server_free (first);
+  second = st_server_new (&c, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (second);
+  st_server_free (second);
+  st_server_config_clear (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -251,5 +282,6 @@ main (int argc, char **argv)
   g_test_add_func ("/server/two-in-one-process", test_two_servers);
   g_test_add_func ("/server/ready-json", test_ready_json);
   g_test_add_func ("/server/address-in-use", test_address_in_use);
+  g_test_add_func ("/server/data-dir-lock", test_data_dir_lock);
   return g_test_run ();
 }
