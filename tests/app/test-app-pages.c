@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "app-test.h"
 #include "client/st-api-client.h"
 #include "st-server.h"
 #include "starling-broker-dialog.h"
@@ -16,6 +17,7 @@
 #include "starling-namespace-dialog.h"
 #include "starling-namespace-page.h"
 #include "starling-util.h"
+#include "test-server.h"
 
 #define WAIT_SECONDS 20
 
@@ -186,12 +188,11 @@ test_snippets (void)
 /* ---- Driving the widgets -------------------------------------------------- */
 
 typedef struct {
-  StServer    *server;
+  TestServer  *server;
   StApiClient *client;      /* what the widgets use */
   StApiClient *checker;     /* a second client, to check through the API */
   GtkWindow   *window;
   AdwToastOverlay *overlay;
-  char        *screenshots;
 } Fixture;
 
 typedef struct {
@@ -224,15 +225,8 @@ typedef gboolean (*Condition) (gpointer data);
 static void
 wait_until (Condition condition, gpointer data, const char *what)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("timed out waiting for %s", what);
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (2000);
-    }
+  if (!app_test_wait (condition, data, WAIT_SECONDS * 1000))
+    g_error ("timed out waiting for %s", what);
 }
 
 static gboolean
@@ -245,11 +239,7 @@ is_true (gpointer data)
 static void
 settle (void)
 {
-  gint64 until = g_get_monotonic_time () + 300 * 1000;
-
-  while (g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (2000);
+  app_test_settle (300);
 }
 
 static gpointer
@@ -378,85 +368,13 @@ click (GtkWidget *button)
 }
 
 static void
-screenshot (Fixture *f, GtkWidget *widget, const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_strdup_printf ("%s/%s.png", f->screenshots, name);
-  GtkNative *native = gtk_widget_get_native (widget);
-  int width, height;
-
-  settle ();
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  g_assert_cmpint (width, >, 0);
-  g_assert_cmpint (height, >, 0);
-  paintable = gtk_widget_paintable_new (widget);
-  /* A backdrop like the window's, so the PNG looks like the screen. */
-  gtk_snapshot_append_color (snapshot, &(GdkRGBA) { 0.98, 0.98, 0.98, 1 },
-                             &GRAPHENE_RECT_INIT (0, 0, width, height));
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (native), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
-}
-
-static char *
-read_admin_token (const char *data_dir)
-{
-  g_autofree char *path = g_build_filename (data_dir, ST_SERVER_ADMIN_TOKEN_FILE, NULL);
-  g_autoptr(GError) error = NULL;
-  char *token = NULL;
-
-  g_file_get_contents (path, &token, NULL, &error);
-  g_assert_no_error (error);
-  return g_strchomp (token);
-}
-
-static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "starling-test", NULL);
-  g_autofree char *json = NULL;
-  g_autofree char *base = NULL;
-  g_autofree char *token = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  const char *builddir = g_getenv ("STARLING_BUILDDIR");
-  JsonObject *listeners;
-  StServerConfig c;
 
-  st_server_config_init (&c);
-  c.data_dir = g_strdup (data_dir);
-  c.threads = 1;
-  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
-    g_clear_pointer (&c.listen[i], g_free);
-  c.listen[ST_LISTENER_MQTTS] = g_strdup ("127.0.0.1:0");
-  g_free (c.api_listen);
-  c.api_listen = g_strdup ("127.0.0.1:0");
-  f->server = st_server_new (&c, &error);
-  g_assert_no_error (error);
-  g_assert_true (st_server_start (f->server, &error));
-  g_assert_no_error (error);
-  st_server_config_clear (&c);
-
-  json = st_server_get_ready_json (f->server);
-  json_parser_load_from_data (parser, json, -1, &error);
-  g_assert_no_error (error);
-  listeners = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "listeners");
-  base = g_strdup_printf ("http://127.0.0.1:%d/client/v4",
-                          (int) json_object_get_int_member (json_object_get_object_member (listeners, "api"), "port"));
-  token = read_admin_token (data_dir);
-  f->client = st_api_client_new (base, token, NULL);
-  f->checker = st_api_client_new (base, token, NULL);
-
-  f->screenshots = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (f->screenshots, 0755), ==, 0);
+  f->server = test_server_start (data_dir, FALSE);
+  f->client = st_api_client_new (f->server->api_url, f->server->token, NULL);
+  f->checker = st_api_client_new (f->server->api_url, f->server->token, NULL);
 
   f->window = GTK_WINDOW (adw_window_new ());
   gtk_window_set_default_size (f->window, 960, 760);
@@ -472,8 +390,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   settle ();
   g_clear_object (&f->client);
   g_clear_object (&f->checker);
-  g_clear_pointer (&f->server, st_server_free);
-  g_free (f->screenshots);
+  g_clear_pointer (&f->server, test_server_free);
 }
 
 /* A request through the checker client: what the server really has. */
@@ -644,7 +561,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
   g_assert_cmpstr (adw_action_row_get_subtitle (child (ns_page, STARLING_TYPE_NAMESPACE_PAGE, "description_row")),
                    ==, "Sensors at home");
   g_assert_cmpstr (stack_child (ns_page, STARLING_TYPE_NAMESPACE_PAGE, "brokers_stack"), ==, "empty");
-  screenshot (f, GTK_WIDGET (f->window), "namespace-page-empty");
+  app_test_screenshot (GTK_WIDGET (f->window), "namespace-page-empty");
 
   /* Editing: the dialog loads the description, saves the new one (PATCH,
    * beyond Cloudflare), closes and reports the change. */
@@ -693,7 +610,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
   wait_until (namespace_page_has_broker, ns_page, "the broker on the namespace page");
   row = row_titled (child (ns_page, STARLING_TYPE_NAMESPACE_PAGE, "brokers_list"), "sensors");
   g_assert_nonnull (row);
-  screenshot (f, GTK_WIDGET (f->window), "namespace-page");
+  app_test_screenshot (GTK_WIDGET (f->window), "namespace-page");
 
   /* 4. The broker page: endpoint, expiration, snippets. */
   broker_page = starling_broker_page_new (f->client, "home", "sensors");
@@ -716,7 +633,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
     g_assert_nonnull (strstr (mosquitto, "mosquitto_sub -h sensors.home.localhost -p "));
   }
   g_assert_cmpstr (stack_child (broker_page, STARLING_TYPE_BROKER_PAGE, "ca_stack"), ==, "cert");
-  screenshot (f, GTK_WIDGET (f->window), "broker-page");
+  app_test_screenshot (GTK_WIDGET (f->window), "broker-page");
 
   /* 5. Issue two credentials for named clients, limited to home/#. */
   gtk_widget_activate_action (broker_page, "broker.issue", NULL);
@@ -748,7 +665,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
     }
   }
   settle ();
-  screenshot (f, GTK_WIDGET (dialog), "issue-dialog-result");
+  app_test_screenshot (GTK_WIDGET (dialog), "issue-dialog-result");
   watch (dialog, &watched);
   click (child (dialog, STARLING_TYPE_CREDENTIALS_DIALOG, "done_button"));
   wait_gone (&watched);
@@ -770,16 +687,16 @@ test_admin_flow (Fixture *f, gconstpointer data)
   g_assert_nonnull (find_action_button (row, "broker.revoke"));
   g_assert_nonnull (row_titled (child (broker_page, STARLING_TYPE_BROKER_PAGE, "revocations_list"), kitchen_jti));
   adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "credentials");
-  screenshot (f, GTK_WIDGET (f->window), "credentials-list");
+  app_test_screenshot (GTK_WIDGET (f->window), "credentials-list");
   adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "revocations");
-  screenshot (f, GTK_WIDGET (f->window), "revocations");
+  app_test_screenshot (GTK_WIDGET (f->window), "revocations");
   adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "keys");
   g_object_set_data (G_OBJECT (broker_page), "keys", GUINT_TO_POINTER (1));
   wait_until (keys_listed, broker_page, "the broker's key");
   click (find_action_button (GTK_WIDGET (broker_page), "broker.rotate-key"));
   g_object_set_data (G_OBJECT (broker_page), "keys", GUINT_TO_POINTER (2));
   wait_until (keys_listed, broker_page, "the rotated key");
-  screenshot (f, GTK_WIDGET (f->window), "keys");
+  app_test_screenshot (GTK_WIDGET (f->window), "keys");
   node = api (f, "GET", "namespaces/home/brokers/sensors/publickeys", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (node), "keys")), ==, 2);
@@ -820,7 +737,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
     g_assert_true (g_str_has_prefix (pem, "-----BEGIN CERTIFICATE-----"));
   }
   g_assert_true (gtk_widget_is_sensitive (find_action_button (GTK_WIDGET (broker_page), "broker.save-ca")));
-  screenshot (f, GTK_WIDGET (f->window), "certificate");
+  app_test_screenshot (GTK_WIDGET (f->window), "certificate");
 
   /* 7. What the server has, through a separate client. */
   node = api (f, "GET", "namespaces/home/brokers/sensors", &error);
@@ -907,7 +824,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
     adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "traffic");
     g_assert_true (STARLING_IS_INSPECTOR (adw_bin_get_child (traffic)));
     wait_until (inspector_connected, adw_bin_get_child (traffic), "the inspector to connect");
-    screenshot (f, GTK_WIDGET (f->window), "broker-traffic");
+    app_test_screenshot (GTK_WIDGET (f->window), "broker-traffic");
   }
 
   /* 9. Delete the broker, then the namespace, each after its confirmation. */

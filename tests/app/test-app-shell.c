@@ -11,11 +11,13 @@
 
 #include <json-glib/json-glib.h>
 
+#include "app-test.h"
 #include "st-server.h"
 #include "starling-add-server-dialog.h"
 #include "starling-application.h"
 #include "starling-namespace-dialog.h"
 #include "starling-window.h"
+#include "test-server.h"
 
 #define WAIT_SECONDS 60
 
@@ -24,32 +26,11 @@ static char *system_data_dirs;
 
 typedef gboolean (*Condition) (gpointer data);
 
-/* Runs the main context until cond holds or WAIT_SECONDS pass. */
 static gboolean
 wait_for (Condition cond,
           gpointer  data)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (2000);
-    }
-  return TRUE;
-}
-
-/* Lets pages load and the window draw: a fixed span of iterations. */
-static void
-settle (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (2000);
+  return app_test_wait (cond, data, WAIT_SECONDS * 1000);
 }
 
 static gboolean
@@ -63,121 +44,10 @@ window_loaded (gpointer data)
          && starling_window_get_view (window) != NULL;
 }
 
-static gboolean
-widget_drawn (gpointer data)
-{
-  GtkWidget *widget = data;
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = NULL;
-  g_autoptr(GskRenderNode) node = NULL;
-
-  if (!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) <= 0)
-    return FALSE;
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot),
-                          gtk_widget_get_width (widget), gtk_widget_get_height (widget));
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  return node != NULL;
-}
-
-static void
-screenshot (GtkWidget  *widget,
-            const char *name)
-{
-  const char *builddir = g_getenv ("STARLING_BUILDDIR");
-  g_autofree char *dir = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
-  g_autofree char *path = NULL;
-  g_autofree char *file = g_strconcat (name, ".png", NULL);
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  GskRenderer *renderer;
-
-  /* Slow builds (sanitizers) map and draw late: wait for content. */
-  g_assert_true (wait_for (widget_drawn, widget));
-  settle (300);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  g_assert_cmpint (width, >, 0);
-  g_assert_cmpint (height, >, 0);
-
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  path = g_build_filename (dir, file, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot %s", path);
-}
-
-/* ---- A second broker: the "remote" server ------------------------------ */
-
-typedef struct {
-  StServer *server;
-  char     *api_url;
-  char     *token;
-} Remote;
-
-static void
-remote_start (Remote *remote)
-{
-  StServerConfig config;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *json = NULL;
-  g_autofree char *token_file = NULL;
-  g_autofree char *token = NULL;
-  JsonObject *api;
-
-  st_server_config_init (&config);
-  config.data_dir = g_build_filename (g_get_user_data_dir (), "remote", NULL);
-  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
-    {
-      g_free (config.listen[i]);
-      config.listen[i] = g_strdup ("127.0.0.1:0");
-    }
-  g_free (config.api_listen);
-  config.api_listen = g_strdup ("127.0.0.1:0");
-  config.threads = 1;
-  remote->server = st_server_new (&config, &error);
-  g_assert_no_error (error);
-  g_assert_true (st_server_start (remote->server, &error));
-  g_assert_no_error (error);
-
-  json = st_server_get_ready_json (remote->server);
-  g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
-  api = json_object_get_object_member (json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
-                                                                      "listeners"), "api");
-  remote->api_url = g_strdup_printf ("http://127.0.0.1:%" G_GINT64_FORMAT "/client/v4",
-                                     json_object_get_int_member (api, "port"));
-  token_file = g_build_filename (config.data_dir, ST_SERVER_ADMIN_TOKEN_FILE, NULL);
-  g_assert_true (g_file_get_contents (token_file, &token, NULL, NULL));
-  remote->token = g_strdup (g_strstrip (token));
-  st_server_config_clear (&config);
-}
-
-static void
-remote_stop (Remote *remote)
-{
-  if (remote->server == NULL)
-    return;
-  st_server_stop (remote->server);
-  g_clear_pointer (&remote->server, st_server_free);
-  g_clear_pointer (&remote->api_url, g_free);
-  g_clear_pointer (&remote->token, g_free);
-}
-
 /* ---- The test ---------------------------------------------------------- */
 
 typedef struct {
-  Remote   remote;
+  TestServer *remote;   /* a second broker: the "remote" server */
   guint16  embedded_api_port;
   gboolean ran;
 } Fixture;
@@ -285,7 +155,7 @@ drive (StarlingApplication *app,
   g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 0);
   g_assert_cmpstr (starling_window_get_view (window), ==, "status");
   g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "No Namespaces Yet");
-  screenshot (GTK_WIDGET (window), "shell-empty");
+  app_test_screenshot (GTK_WIDGET (window), "shell-empty");
 
   url = starling_server_get_api_url (embedded);
   token = starling_server_get_token (embedded);
@@ -298,7 +168,7 @@ drive (StarlingApplication *app,
   /* The server page shows the listeners and the token. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-server", NULL);
   g_assert_cmpstr (starling_window_get_view (window), ==, "server");
-  screenshot (GTK_WIDGET (window), "shell-server");
+  app_test_screenshot (GTK_WIDGET (window), "shell-server");
 
   /* Made elsewhere (through the API), shown after a reload, and the
    * selection asked for is what is shown. */
@@ -310,14 +180,14 @@ drive (StarlingApplication *app,
   g_assert_cmpuint (starling_window_get_n_brokers (window), ==, 1);
   g_assert_cmpstr (starling_window_get_view (window), ==, "namespace");
   assert_setting (settings, "selected-namespace", "home");
-  settle (500);
-  screenshot (GTK_WIDGET (window), "shell-namespace");
+  app_test_settle (500);
+  app_test_screenshot (GTK_WIDGET (window), "shell-namespace");
 
   starling_window_reload (window, "home", "sensors");
   g_assert_true (wait_for (window_loaded, window));
   g_assert_cmpstr (starling_window_get_view (window), ==, "broker");
-  settle (500);
-  screenshot (GTK_WIDGET (window), "shell-broker");
+  app_test_settle (500);
+  app_test_screenshot (GTK_WIDGET (window), "shell-broker");
 
   /* The about window and the shortcuts window open (their .ui parse). */
   g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
@@ -326,7 +196,7 @@ drive (StarlingApplication *app,
 
     g_assert_nonnull (about);
     g_assert_cmpstr (adw_about_window_get_application_icon (ADW_ABOUT_WINDOW (about)), ==, APP_ID);
-    screenshot (GTK_WIDGET (about), "shell-about");
+    app_test_screenshot (GTK_WIDGET (about), "shell-about");
     gtk_window_destroy (about);
   }
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL);
@@ -334,7 +204,7 @@ drive (StarlingApplication *app,
     GtkWindow *shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
 
     g_assert_nonnull (shortcuts);
-    screenshot (GTK_WIDGET (shortcuts), "shell-shortcuts");
+    app_test_screenshot (GTK_WIDGET (shortcuts), "shell-shortcuts");
     gtk_widget_set_visible (GTK_WIDGET (shortcuts), FALSE);
   }
 
@@ -347,7 +217,7 @@ drive (StarlingApplication *app,
     g_assert_nonnull (ns_dialog);
     g_assert_true (gtk_window_get_transient_for (ns_dialog) == GTK_WINDOW (window));
     g_assert_true (gtk_window_get_modal (ns_dialog));
-    screenshot (GTK_WIDGET (ns_dialog), "shell-new-namespace");
+    app_test_screenshot (GTK_WIDGET (ns_dialog), "shell-new-namespace");
     gtk_window_destroy (ns_dialog);
   }
 
@@ -381,7 +251,7 @@ drive (StarlingApplication *app,
    * nothing is saved. */
   dialog = STARLING_ADD_SERVER_DIALOG (starling_window_add_server (window));
   g_object_ref (dialog);
-  starling_add_server_dialog_set_fields (dialog, fixture->remote.api_url, "wrong-token");
+  starling_add_server_dialog_set_fields (dialog, fixture->remote->api_url, "wrong-token");
   starling_add_server_dialog_submit (dialog);
   g_assert_true (starling_add_server_dialog_is_busy (dialog));
   g_assert_true (wait_for (dialog_idle, dialog));
@@ -390,17 +260,17 @@ drive (StarlingApplication *app,
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (dialog)));
   g_assert_cmpuint (saved_servers (settings), ==, 0);
   g_assert_true (starling_server_is_embedded (starling_window_get_server (window)));
-  screenshot (GTK_WIDGET (dialog), "shell-add-server-error");
+  app_test_screenshot (GTK_WIDGET (dialog), "shell-add-server-error");
 
   /* An URL that is no URL never reaches the network. */
-  starling_add_server_dialog_set_fields (dialog, "ftp://nowhere", fixture->remote.token);
+  starling_add_server_dialog_set_fields (dialog, "ftp://nowhere", fixture->remote->token);
   starling_add_server_dialog_submit (dialog);
   g_assert_false (starling_add_server_dialog_is_busy (dialog));
   g_assert_nonnull (starling_add_server_dialog_get_error (dialog));
 
   /* The right token: saved, and the window switches to it (an empty
    * server: the empty state). */
-  starling_add_server_dialog_set_fields (dialog, fixture->remote.api_url, fixture->remote.token);
+  starling_add_server_dialog_set_fields (dialog, fixture->remote->api_url, fixture->remote->token);
   starling_add_server_dialog_submit (dialog);
   g_assert_true (wait_for (server_switched, window));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (dialog)));
@@ -411,28 +281,28 @@ drive (StarlingApplication *app,
     const char *saved_url, *saved_token;
 
     g_variant_get_child (saved, 0, "(&s&s)", &saved_url, &saved_token);
-    g_assert_cmpstr (saved_url, ==, fixture->remote.api_url);
-    g_assert_cmpstr (saved_token, ==, fixture->remote.token);
+    g_assert_cmpstr (saved_url, ==, fixture->remote->api_url);
+    g_assert_cmpstr (saved_token, ==, fixture->remote->token);
   }
-  assert_setting (settings, "selected-server", fixture->remote.api_url);
+  assert_setting (settings, "selected-server", fixture->remote->api_url);
   g_assert_cmpuint (g_list_model_get_n_items (starling_application_get_servers (app)), ==, 2);
   g_assert_cmpuint (starling_window_get_n_namespaces (window), ==, 0);
   g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "No Namespaces Yet");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-server", NULL);
-  screenshot (GTK_WIDGET (window), "shell-remote-server");
+  app_test_screenshot (GTK_WIDGET (window), "shell-remote-server");
 
-  remote_url = g_strdup (fixture->remote.api_url);
+  remote_url = g_strdup (fixture->remote->api_url);
 
   /* The remote server gone: the window says so, with its error, and
    * offers to try again. */
-  remote_stop (&fixture->remote);
+  g_clear_pointer (&fixture->remote, test_server_free);
   starling_window_reload (window, NULL, NULL);
   g_assert_true (wait_for (window_loaded, window));
   g_assert_cmpstr (starling_window_get_view (window), ==, "status");
   g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==, "Could Not Reach the Server");
   g_assert_nonnull (adw_status_page_get_description (starling_window_get_status_page (window)));
   g_test_message ("unreachable: %s", adw_status_page_get_description (starling_window_get_status_page (window)));
-  screenshot (GTK_WIDGET (window), "shell-unreachable");
+  app_test_screenshot (GTK_WIDGET (window), "shell-unreachable");
 
   /* Switching by hand: back to the embedded broker and its namespace,
    * then to the remote one again. */
@@ -452,7 +322,7 @@ drive (StarlingApplication *app,
 
     g_assert_nonnull (confirm);
     g_assert_cmpuint (saved_servers (settings), ==, 1);
-    screenshot (GTK_WIDGET (confirm), "shell-remove-server");
+    app_test_screenshot (GTK_WIDGET (confirm), "shell-remove-server");
     adw_message_dialog_response (ADW_MESSAGE_DIALOG (confirm), "remove");
   }
   g_assert_cmpuint (saved_servers (settings), ==, 0);
@@ -494,7 +364,11 @@ test_shell (void)
       g_setenv ("XDG_DATA_DIRS", dirs, TRUE);
     }
 
-  remote_start (&fixture.remote);
+  {
+    g_autofree char *remote_dir = g_build_filename (g_get_user_data_dir (), "remote", NULL);
+
+    fixture.remote = test_server_start (remote_dir, TRUE);
+  }
 
   app = starling_application_new ();
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
@@ -510,7 +384,7 @@ test_shell (void)
   g_assert_null (connection);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
 
-  remote_stop (&fixture.remote);
+  g_clear_pointer (&fixture.remote, test_server_free);
 }
 
 int

@@ -11,13 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app-test.h"
 #include "client/st-api-client.h"
 #include "st-server.h"
 #include "starling-inspector.h"
 #include "starling-publish-pane.h"
+#include "test-server.h"
 
 typedef struct {
-  StServer        *server;
+  TestServer      *server;
   StApiClient     *client;
   guint16          mqtts_port;
   char            *ca_file;
@@ -28,17 +30,12 @@ typedef struct {
   GtkWindow       *window;
   AdwToastOverlay *overlay;
   StarlingInspector *inspector;
-  char            *screenshots;
 } Fixture;
 
 static void
 settle (guint ms)
 {
-  gint64 until = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (2000);
+  app_test_settle (ms);
 }
 
 typedef gboolean (*Condition) (Fixture *f, gconstpointer data);
@@ -57,32 +54,6 @@ wait_for (Fixture *f, Condition cond, gconstpointer data, guint timeout_ms)
         g_usleep (5000);
     }
   return cond (f, data);
-}
-
-static void
-screenshot (Fixture *f, const char *name)
-{
-  GtkWidget *widget = GTK_WIDGET (f->window);
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_strdup_printf ("%s/%s.png", f->screenshots, name);
-  int width, height;
-
-  settle (300);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  g_assert_cmpint (width, >, 0);
-  paintable = gtk_widget_paintable_new (widget);
-  gtk_snapshot_append_color (snapshot, &(GdkRGBA) { 0.98, 0.98, 0.98, 1 }, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
 }
 
 static JsonNode *
@@ -117,44 +88,14 @@ static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "starling-test", NULL);
-  g_autofree char *json = NULL;
-  g_autofree char *base = NULL;
-  g_autofree char *token = NULL;
-  g_autofree char *token_path = NULL;
   g_autofree char *ca = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) ns = NULL;
   g_autoptr(JsonNode) broker = NULL;
-  const char *builddir = g_getenv ("STARLING_BUILDDIR");
-  JsonObject *listeners;
-  StServerConfig c;
 
-  st_server_config_init (&c);
-  c.data_dir = g_strdup (data_dir);
-  c.threads = 1;
-  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
-    g_clear_pointer (&c.listen[i], g_free);
-  c.listen[ST_LISTENER_MQTTS] = g_strdup ("127.0.0.1:0");
-  g_free (c.api_listen);
-  c.api_listen = g_strdup ("127.0.0.1:0");
-  f->server = st_server_new (&c, &error);
-  g_assert_no_error (error);
-  g_assert_true (st_server_start (f->server, &error));
-  g_assert_no_error (error);
-  st_server_config_clear (&c);
-
-  json = st_server_get_ready_json (f->server);
-  json_parser_load_from_data (parser, json, -1, &error);
-  g_assert_no_error (error);
-  listeners = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "listeners");
-  base = g_strdup_printf ("http://127.0.0.1:%d/client/v4",
-                          (int) json_object_get_int_member (json_object_get_object_member (listeners, "api"), "port"));
-  f->mqtts_port = json_object_get_int_member (json_object_get_object_member (listeners, "mqtts"), "port");
-  token_path = g_build_filename (data_dir, ST_SERVER_ADMIN_TOKEN_FILE, NULL);
-  g_file_get_contents (token_path, &token, NULL, &error);
-  g_assert_no_error (error);
-  f->client = st_api_client_new (base, g_strchomp (token), NULL);
+  f->server = test_server_start (data_dir, FALSE);
+  f->mqtts_port = f->server->mqtts_port;
+  f->client = st_api_client_new (f->server->api_url, f->server->token, NULL);
 
   ns = api (f, "POST", "namespaces", NULL, "{\"name\": \"home\"}");
   broker = api (f, "POST", "namespaces/home/brokers", NULL, "{\"name\": \"sensors\"}");
@@ -165,9 +106,6 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->ca_file = g_build_filename (g_get_user_data_dir (), "test-ca.pem", NULL);
   g_file_set_contents (f->ca_file, ca, -1, &error);
   g_assert_no_error (error);
-
-  f->screenshots = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (f->screenshots, 0755), ==, 0);
 
   f->window = GTK_WINDOW (adw_window_new ());
   gtk_window_set_default_size (f->window, 1280, 800);
@@ -188,14 +126,13 @@ fixture_teardown (Fixture *f, gconstpointer data)
   gtk_window_destroy (f->window);
   settle (200);
   g_clear_object (&f->client);
-  g_clear_pointer (&f->server, st_server_free);
+  g_clear_pointer (&f->server, test_server_free);
   g_unlink (f->ca_file);
   g_free (f->ca_file);
   g_free (f->pub_id);
   g_free (f->pub_token);
   g_free (f->sub_id);
   g_free (f->sub_token);
-  g_free (f->screenshots);
 }
 
 /* mosquitto_pub with the publisher's credential; extra: NULL-terminated. */
@@ -380,7 +317,7 @@ test_traffic_in (Fixture *f, gconstpointer data)
     /* The first message, with every property, in full. */
     gtk_single_selection_set_selected (GTK_SINGLE_SELECTION (gtk_column_view_get_model (log_view)), 0);
   }
-  screenshot (f, "inspector");
+  app_test_screenshot (GTK_WIDGET (f->window), "inspector");
 }
 
 typedef struct {
@@ -507,7 +444,7 @@ test_publish_pane (Fixture *f, gconstpointer data)
     g_assert_cmpstr (starling_message_get_properties (built)->content_type, ==, "application/json");
     g_assert_true (starling_message_get_retain (built));
   }
-  screenshot (f, "publish-pane");
+  app_test_screenshot (GTK_WIDGET (f->window), "publish-pane");
   g_clear_object (&result.message);
   g_free (result.error);
 }

@@ -9,61 +9,25 @@
 #include <string.h>
 
 #include "st-api-client.h"
-#include "st-server.h"
+#include "test-server.h"
 
 typedef struct {
-  StServer    *server;
-  char        *base;       /* http://127.0.0.1:PORT/client/v4 */
-  char        *token;
-  char        *ca_file;
+  TestServer  *server;
+  const char  *base;       /* http://127.0.0.1:PORT/client/v4 */
+  const char  *token;
+  const char  *ca_file;
   StApiClient *client;
 } Fixture;
-
-static JsonObject *
-ready_info (StServer *server)
-{
-  g_autofree char *json = st_server_get_ready_json (server);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, json, -1, &error);
-  g_assert_no_error (error);
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
 
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) info = NULL;
   g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "starling", NULL);
-  g_autofree char *token_path = g_build_filename (data_dir, "admin-token", NULL);
-  JsonObject *api;
-  StServerConfig c;
 
-  st_server_config_init (&c);
-  c.data_dir = g_strdup (data_dir);
-  c.threads = 1;
-  for (guint i = 0; i < ST_N_LISTENER_KINDS; i++)
-    g_clear_pointer (&c.listen[i], g_free);
-  c.listen[ST_LISTENER_MQTTS] = g_strdup ("127.0.0.1:0");
-  g_free (c.api_listen);
-  c.api_listen = g_strdup ("127.0.0.1:0");
-  f->server = st_server_new (&c, &error);
-  g_assert_no_error (error);
-  g_assert_true (st_server_start (f->server, &error));
-  g_assert_no_error (error);
-  st_server_config_clear (&c);
-
-  info = ready_info (f->server);
-  api = json_object_get_object_member (json_object_get_object_member (info, "listeners"), "api");
-  f->base = g_strdup_printf ("http://127.0.0.1:%d/client/v4", (int) json_object_get_int_member (api, "port"));
-  f->ca_file = g_strdup (json_object_get_string_member (info, "ca_file"));
-
-  g_file_get_contents (token_path, &f->token, NULL, &error);
-  g_assert_no_error (error);
-  g_strchomp (f->token);
-
+  f->server = test_server_start (data_dir, FALSE);
+  f->base = f->server->api_url;
+  f->token = f->server->token;
+  f->ca_file = f->server->ca_file;
   f->client = st_api_client_new (f->base, f->token, NULL);
 }
 
@@ -71,10 +35,7 @@ static void
 teardown (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->client);
-  g_clear_pointer (&f->server, st_server_free);
-  g_free (f->base);
-  g_free (f->token);
-  g_free (f->ca_file);
+  g_clear_pointer (&f->server, test_server_free);
 }
 
 static JsonNode *
