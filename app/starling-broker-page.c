@@ -46,6 +46,7 @@ struct _StarlingBrokerPage
   AdwActionRow         *auth_row;
   AdwActionRow         *expiration_row;
   AdwActionRow         *on_publish_row;
+  AdwActionRow         *hook_stats_row;
   AdwActionRow         *created_row;
   AdwActionRow         *modified_row;
   AdwActionRow         *id_row;
@@ -292,6 +293,38 @@ get_text (GtkTextView *view)
 
 /* ---- The broker ----------------------------------------------------------- */
 
+/* The hook's counters since the server started (on_publish.stats, beyond
+ * Cloudflare), shown as of the page's last load. */
+static void
+fill_hook_stats (StarlingBrokerPage *self, JsonObject *hook)
+{
+  static const char *const names[] = { "sent", "delivered", "changed", "dropped", "failed" };
+  JsonNode *node = json_object_get_member (hook, "stats");
+  JsonObject *stats = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  char counts[G_N_ELEMENTS (names)][24];
+  const char *last_error;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->hook_stats_row), stats != NULL);
+  if (stats == NULL)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_snprintf (counts[i], sizeof counts[i], "%" G_GINT64_FORMAT,
+                json_object_get_int_member_with_default (stats, names[i], 0));
+  /* Translators: counters of an on-publish hook's messages, in this order:
+   * sent, delivered, changed, dropped, failed */
+  g_string_printf (text, _("%s sent, %s delivered, %s changed, %s dropped, %s failed"),
+                   counts[0], counts[1], counts[2], counts[3], counts[4]);
+  last_error = json_object_get_string_member_with_default (stats, "last_error", NULL);
+  if (last_error != NULL && *last_error)
+    {
+      g_string_append_c (text, '\n');
+      /* Translators: %s is the hook's last error, in the server's words */
+      g_string_append_printf (text, _("Last error: %s"), last_error);
+    }
+  set_subtitle (self->hook_stats_row, text->str);
+}
+
 static void
 fill_overview (StarlingBrokerPage *self, JsonObject *o)
 {
@@ -340,9 +373,13 @@ fill_overview (StarlingBrokerPage *self, JsonObject *o)
       else
         text = g_strdup (url);
       set_subtitle (self->on_publish_row, text);
+      fill_hook_stats (self, hook);
     }
   else
-    set_subtitle (self->on_publish_row, _("None"));
+    {
+      set_subtitle (self->on_publish_row, _("None"));
+      gtk_widget_set_visible (GTK_WIDGET (self->hook_stats_row), FALSE);
+    }
 
   created = starling_format_time (json_object_get_string_member_with_default (o, "created_on", NULL));
   modified = starling_format_time (json_object_get_string_member_with_default (o, "modified_on", NULL));
@@ -1098,6 +1135,7 @@ starling_broker_page_class_init (StarlingBrokerPageClass *klass)
   BIND (auth_row);
   BIND (expiration_row);
   BIND (on_publish_row);
+  BIND (hook_stats_row);
   BIND (created_row);
   BIND (modified_row);
   BIND (id_row);

@@ -620,6 +620,8 @@ test_admin_flow (Fixture *f, gconstpointer data)
   expect[1] = 0;
   g_object_set_data (G_OBJECT (broker_page), "expect", expect);
   wait_until (broker_page_lists, broker_page, "the broker page");
+  /* No hook: no hook counters either. */
+  g_assert_false (gtk_widget_get_visible (child (broker_page, STARLING_TYPE_BROKER_PAGE, "hook_stats_row")));
   endpoint = adw_action_row_get_subtitle (child (broker_page, STARLING_TYPE_BROKER_PAGE, "endpoint_row"));
   g_assert_true (g_str_has_prefix (endpoint, "mqtts://sensors.home.localhost:"));
   g_assert_cmpstr (adw_action_row_get_subtitle (child (broker_page, STARLING_TYPE_BROKER_PAGE, "expiration_row")),
@@ -812,6 +814,11 @@ test_admin_flow (Fixture *f, gconstpointer data)
   row = child (broker_page, STARLING_TYPE_BROKER_PAGE, "on_publish_row");
   g_object_set_data (G_OBJECT (row), "expect", (gpointer) "http://127.0.0.1:9/hook (delivers messages when it fails)");
   wait_until (subtitle_has, row, "the hook on the broker page");
+  /* With a hook, its counters (none yet: nothing was published). */
+  row = child (broker_page, STARLING_TYPE_BROKER_PAGE, "hook_stats_row");
+  g_assert_true (gtk_widget_get_visible (row));
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==,
+                   "0 sent, 0 delivered, 0 changed, 0 dropped, 0 failed");
   g_assert_cmpstr (adw_action_row_get_subtitle (child (broker_page, STARLING_TYPE_BROKER_PAGE, "expiration_row")),
                    ==, "No expiry");
 
