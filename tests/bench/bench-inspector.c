@@ -11,7 +11,9 @@
  *
  * Prints, every 2 s and at the end: messages the inspector received, frames
  * drawn, frame intervals from the GdkFrameClock (median, 95th and 99th
- * percentile, maximum) and resident memory (from /proc/self/statm).  Run it
+ * percentile, maximum) and resident memory (from /proc/self/statm); and
+ * each frame over 100 ms, with how long the batches taken in since the
+ * frame before and GTK's layout and paint took.  Run it
  * under a display (xvfb-run works: GSK_RENDERER=cairo). */
 #include <adwaita.h>
 #include <arpa/inet.h>
@@ -49,6 +51,17 @@ static gboolean measuring;
  * machine), one with as much CPU as wall time means the app was slow. */
 static guint long_frames;
 static gint64 long_wall, long_cpu, last_cpu;
+/* Where a frame's time went, to tell the app's own long frames apart:
+ * the batches the inspector took in since the last frame (how long, how
+ * many messages, how many new topics) and GTK's layout and paint.  Every
+ * frame over 100 ms is printed with this breakdown. */
+static gint64 drain_start, drain_start_cpu, frame_drain_us, frame_drain_cpu_us, frame_drain_max_us;
+/* GTK's own handlers of each phase run before ours (connected earlier):
+ * a phase's time is from our handler of the phase before to ours. */
+static gint64 t_before_paint, t_update, t_layout, t_paint;
+static guint frame_drains, frame_messages, frame_new_topics;
+static guint drain_topics_before;
+static StarlingInspector *the_inspector;
 
 static gint64
 thread_cpu_us (void)
@@ -167,6 +180,38 @@ rss_kib (void)
   return resident * (sysconf (_SC_PAGESIZE) / 1024);
 }
 
+static gboolean
+before_messages (GSignalInvocationHint *hint, guint n_values, const GValue *values, gpointer data)
+{
+  drain_start = g_get_monotonic_time ();
+  drain_start_cpu = thread_cpu_us ();
+  drain_topics_before = starling_topic_tree_get_n_topics (starling_inspector_get_tree (the_inspector));
+  return TRUE;
+}
+
+/* Connected after the inspector's own handler: the batch is in. */
+static void
+after_messages (StarlingMqttClient *client, GPtrArray *batch, gpointer data)
+{
+  gint64 d = g_get_monotonic_time () - drain_start;
+
+  if (drain_start == 0)
+    return;
+  frame_drain_us += d;
+  frame_drain_cpu_us += thread_cpu_us () - drain_start_cpu;
+  frame_drain_max_us = MAX (frame_drain_max_us, d);
+  frame_drains++;
+  frame_messages += batch->len;
+  frame_new_topics += starling_topic_tree_get_n_topics (starling_inspector_get_tree (the_inspector)) - drain_topics_before;
+  drain_start = 0;
+}
+
+static void
+on_phase (GdkFrameClock *clock, gpointer data)
+{
+  *(gint64 *) data = g_get_monotonic_time ();
+}
+
 static void
 after_paint (GdkFrameClock *clock, gpointer data)
 {
@@ -183,10 +228,23 @@ after_paint (GdkFrameClock *clock, gpointer data)
           long_frames++;
           long_wall += d;
           long_cpu += cpu - last_cpu;
+          gint64 clock_us = t_before_paint ? now - t_before_paint : 0;
+
+          printf ("long   frame %.1f ms (main thread on CPU %.1f ms): %u batches %.1f ms (on CPU %.1f ms, longest %.1f ms), "
+                  "%u messages, %u new topics; update %.1f ms, layout %.1f ms, paint %.1f ms; the rest %.1f ms\n",
+                  d / 1000.0, (cpu - last_cpu) / 1000.0, frame_drains, frame_drain_us / 1000.0, frame_drain_cpu_us / 1000.0,
+                  frame_drain_max_us / 1000.0, frame_messages, frame_new_topics,
+                  t_update && t_before_paint ? (t_update - t_before_paint) / 1000.0 : 0,
+                  t_layout && t_update ? (t_layout - t_update) / 1000.0 : 0,
+                  t_paint && t_layout ? (t_paint - t_layout) / 1000.0 : 0,
+                  (d - frame_drain_us - clock_us) / 1000.0);
         }
     }
   last_frame = now;
   last_cpu = cpu;
+  frame_drain_us = frame_drain_cpu_us = frame_drain_max_us = 0;
+  t_before_paint = t_update = t_layout = t_paint = 0;
+  frame_drains = frame_messages = frame_new_topics = 0;
 }
 
 static int
@@ -325,6 +383,13 @@ main (int argc, char **argv)
   while (g_get_monotonic_time () < end)
     g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), 0);
 
+  the_inspector = inspector;
+  g_signal_add_emission_hook (g_signal_lookup ("messages", STARLING_TYPE_MQTT_CLIENT), 0, before_messages, NULL, NULL);
+  g_signal_connect (starling_inspector_get_client (inspector), "messages", G_CALLBACK (after_messages), NULL);
+  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (window)), "before-paint", G_CALLBACK (on_phase), &t_before_paint);
+  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (window)), "update", G_CALLBACK (on_phase), &t_update);
+  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (window)), "layout", G_CALLBACK (on_phase), &t_layout);
+  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (window)), "paint", G_CALLBACK (on_phase), &t_paint);
   g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (window)), "after-paint", G_CALLBACK (after_paint), NULL);
   printf ("bench-inspector: %d msg/s over %d topics for %d s, broker (%s) on 127.0.0.1:%u, start rss=%zu KiB\n",
           opt.rate, opt.topics, opt.seconds, daemon_pid ? "starlingd" : "in-process", port, rss_kib ());
