@@ -189,6 +189,11 @@ struct _StarlingInspector
   GPtrArray          *held;
   guint64             n_held;
   guint               tick_id;
+  /* Log warm-up: messages not yet in the log, and how many more may go
+   * in this frame (see append_to_log). */
+  GPtrArray          *log_carry;
+  guint               log_budget;
+  guint               log_carry_tick_id;
 
   GSettings          *settings;      /* NULL when the schema lacks the keys */
   StarlingTopicNode  *detail_node;   /* followed live */
@@ -972,10 +977,77 @@ update_count (StarlingInspector *self)
   gtk_label_set_text (self->count_label, text);
 }
 
+/* GTK 4.8's list views keep up to 200 rows alive whatever the height, and
+ * making one costs about a millisecond here (a row of six cells with their
+ * labels and CSS).  When the log is empty and the first drain brings
+ * hundreds of messages, the column view would make all 200 rows in one
+ * frame (measured: 150 ms and more of main-thread time).  So while the
+ * log holds fewer messages than that, at most LOG_WARMUP_PER_FRAME go in a
+ * frame and the rest wait (in order) for the next ones: the rows are made
+ * over a few frames.  Messages inserted above rows that exist cost no new
+ * rows, so past the warm-up everything goes in at once. */
+#define LOG_WARMUP_ROWS      256
+#define LOG_WARMUP_PER_FRAME 24
+
+static void append_to_log (StarlingInspector *self, StarlingMessage **messages, guint n);
+
+static gboolean
+log_carry_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  StarlingInspector *self = data;
+  g_autoptr(GPtrArray) carry = NULL;
+
+  self->log_budget = LOG_WARMUP_PER_FRAME;
+  if (self->log_carry->len == 0)
+    {
+      self->log_carry_tick_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  carry = g_steal_pointer (&self->log_carry);
+  self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
+  append_to_log (self, (StarlingMessage **) carry->pdata, carry->len);
+  update_count (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+append_to_log (StarlingInspector *self, StarlingMessage **messages, guint n)
+{
+  gboolean mapped = gtk_widget_get_mapped (GTK_WIDGET (self->log_view));
+  guint now = n;
+
+  /* Only a log on screen makes rows: an unmapped one takes all at once
+   * (and first what was waiting, which the frame clock no longer brings). */
+  if (!mapped && self->log_carry->len > 0)
+    {
+      g_autoptr(GPtrArray) carry = g_steal_pointer (&self->log_carry);
+
+      self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
+      starling_message_log_append (self->log, (StarlingMessage **) carry->pdata, carry->len);
+    }
+  if (mapped &&
+      (self->log_carry->len > 0 ||
+       g_list_model_get_n_items (G_LIST_MODEL (self->log)) < LOG_WARMUP_ROWS))
+    {
+      if (self->log_carry->len > 0)
+        now = 0;   /* older ones are waiting: keep the order */
+      else
+        now = MIN (n, self->log_budget);
+      self->log_budget -= now;
+      for (guint i = now; i < n; i++)
+        g_ptr_array_add (self->log_carry, g_object_ref (messages[i]));
+      if (self->log_carry->len > 0 && self->log_carry_tick_id == 0)
+        self->log_carry_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->log_view), log_carry_tick,
+                                                                self, NULL);
+    }
+  if (now > 0)
+    starling_message_log_append (self->log, messages, now);
+}
+
 static void
 ingest (StarlingInspector *self, StarlingMessage **messages, guint n)
 {
-  starling_message_log_append (self->log, messages, n);
+  append_to_log (self, messages, n);
   starling_topic_tree_add (self->tree, messages, n);
   update_count (self);
 }
@@ -1067,6 +1139,7 @@ on_clear_clicked (StarlingInspector *self)
 {
   follow_node (self, NULL);
   g_clear_object (&self->detail_message);
+  g_ptr_array_set_size (self->log_carry, 0);
   starling_message_log_clear (self->log);
   starling_topic_tree_clear (self->tree);
   g_ptr_array_set_size (self->held, 0);
@@ -1322,6 +1395,10 @@ starling_inspector_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_handle_id (&self->resolve_timeout_id, g_source_remove);
+  if (self->log_carry_tick_id && self->log_view)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->log_view), self->log_carry_tick_id);
+  self->log_carry_tick_id = 0;
+  g_clear_pointer (&self->log_carry, g_ptr_array_unref);
   follow_node (self, NULL);
   g_clear_object (&self->detail_message);
   if (self->mqtt)
@@ -1443,6 +1520,8 @@ starling_inspector_init (StarlingInspector *self)
 
   self->tree = starling_topic_tree_new (STARLING_TOPIC_TREE_DEFAULT_HISTORY);
   self->log = starling_message_log_new (capacity);
+  self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
+  self->log_budget = LOG_WARMUP_PER_FRAME;
   starling_message_log_set_newest_first (self->log, newest_first);
   gtk_toggle_button_set_active (self->newest_first_button, newest_first);
 
