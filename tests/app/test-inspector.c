@@ -588,6 +588,58 @@ test_no_display (void)
   g_test_skip ("no display");
 }
 
+/* A first drain of hundreds of messages: the tree takes them all at once,
+ * the log on screen over a few frames (GTK makes its rows a few at a
+ * time), every one of them in the order they came, none lost. */
+static void
+test_log_warmup (void)
+{
+  GtkWindow *window = GTK_WINDOW (adw_window_new ());
+  StarlingInspector *inspector = STARLING_INSPECTOR (starling_inspector_new (NULL, "dev", "local"));
+  StarlingMessageLog *log = starling_inspector_get_log (inspector);
+  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint n_now;
+
+  gtk_window_set_default_size (window, 1280, 800);
+  adw_window_set_content (ADW_WINDOW (window), GTK_WIDGET (inspector));
+  gtk_window_present (window);
+  while (!gtk_widget_get_mapped (GTK_WIDGET (inspector)) && g_get_monotonic_time () < until)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (5000);
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (inspector)));
+
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *topic = g_strdup_printf ("warm/%u", i);
+      g_autoptr(GBytes) payload = g_bytes_new_static ("1", 1);
+
+      g_ptr_array_add (batch, starling_message_new (topic, payload, 0, FALSE, FALSE, g_get_real_time (), NULL));
+    }
+  starling_inspector_feed (inspector, (StarlingMessage **) batch->pdata, batch->len);
+
+  g_assert_cmpuint (starling_topic_tree_get_n_topics (starling_inspector_get_tree (inspector)), ==, 300);
+  n_now = g_list_model_get_n_items (G_LIST_MODEL (log));
+  g_assert_cmpuint (n_now, >, 0);
+  g_assert_cmpuint (n_now, <, 300);
+
+  until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_list_model_get_n_items (G_LIST_MODEL (log)) < 300 && g_get_monotonic_time () < until)
+    {
+      gtk_widget_queue_draw (GTK_WIDGET (window));
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (5000);
+    }
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (log)), ==, 300);
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *topic = g_strdup_printf ("warm/%u", i);
+
+      g_assert_cmpstr (starling_message_get_topic (starling_message_log_peek (log, i)), ==, topic);
+    }
+  gtk_window_destroy (window);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -628,6 +680,7 @@ main (int argc, char **argv)
       g_test_add ("/inspector/ui/pause", Fixture, NULL, fixture_setup, test_pause, fixture_teardown);
       g_test_add ("/inspector/ui/filters", Fixture, NULL, fixture_setup, test_filters, fixture_teardown);
       g_test_add ("/inspector/ui/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
+      g_test_add_func ("/inspector/ui/log-warmup", test_log_warmup);
     }
   else
     g_test_add_func ("/inspector/ui", test_no_display);
