@@ -1025,10 +1025,14 @@ append_to_log (StarlingInspector *self, StarlingMessage **messages, guint n)
       self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
       starling_message_log_append (self->log, (StarlingMessage **) carry->pdata, carry->len);
     }
+  /* A log smaller than the warm-up is warm when full. */
   if (mapped &&
       (self->log_carry->len > 0 ||
-       g_list_model_get_n_items (G_LIST_MODEL (self->log)) < LOG_WARMUP_ROWS))
+       g_list_model_get_n_items (G_LIST_MODEL (self->log))
+         < MIN (LOG_WARMUP_ROWS, starling_message_log_get_capacity (self->log))))
     {
+      guint cap = starling_message_log_get_capacity (self->log);
+
       if (self->log_carry->len > 0)
         now = 0;   /* older ones are waiting: keep the order */
       else
@@ -1036,6 +1040,10 @@ append_to_log (StarlingInspector *self, StarlingMessage **messages, guint n)
       self->log_budget -= now;
       for (guint i = now; i < n; i++)
         g_ptr_array_add (self->log_carry, g_object_ref (messages[i]));
+      /* Bounded like the log (a frame clock that stops, as for a hidden
+       * window, must not make it grow): older ones would fall out anyway. */
+      if (self->log_carry->len > cap)
+        g_ptr_array_remove_range (self->log_carry, 0, self->log_carry->len - cap);
       if (self->log_carry->len > 0 && self->log_carry_tick_id == 0)
         self->log_carry_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->log_view), log_carry_tick,
                                                                 self, NULL);
