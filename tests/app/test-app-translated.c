@@ -11,45 +11,16 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 
+#include "app-test.h"
 #include "starling-application.h"
 #include "starling-util.h"
 #include "starling-window.h"
 
-#define WAIT_SECONDS 60
+#define WAIT_MS 60000
 #define LANG_CODE "fr"
 
 /* XDG_DATA_DIRS before G_TEST_OPTION_ISOLATE_DIRS replaced it. */
 static char *system_data_dirs;
-
-typedef gboolean (*Condition) (gpointer data);
-
-/* Runs the main context until cond holds or WAIT_SECONDS pass. */
-static gboolean
-wait_for (Condition cond,
-          gpointer  data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (2000);
-    }
-  return TRUE;
-}
-
-/* Lets pages load and the window draw: a fixed span of iterations. */
-static void
-settle (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (2000);
-}
 
 static gboolean
 window_loaded (gpointer data)
@@ -60,59 +31,6 @@ window_loaded (gpointer data)
   return server != NULL && starling_server_is_ready (server)
          && !starling_window_is_busy (window)
          && starling_window_get_view (window) != NULL;
-}
-
-static gboolean
-widget_drawn (gpointer data)
-{
-  GtkWidget *widget = data;
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = NULL;
-  g_autoptr(GskRenderNode) node = NULL;
-
-  if (!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) <= 0)
-    return FALSE;
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot),
-                          gtk_widget_get_width (widget), gtk_widget_get_height (widget));
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  return node != NULL;
-}
-
-static void
-screenshot (GtkWidget  *widget,
-            const char *name)
-{
-  const char *builddir = g_getenv ("STARLING_BUILDDIR");
-  g_autofree char *dir = g_build_filename (builddir ? builddir : ".", "tests", "app", "screenshots", NULL);
-  g_autofree char *path = NULL;
-  g_autofree char *file = g_strconcat (name, ".png", NULL);
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  int width, height;
-  GskRenderer *renderer;
-
-  /* Slow builds (sanitizers) map and draw late: wait for content. */
-  g_assert_true (wait_for (widget_drawn, widget));
-  settle (300);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  g_assert_cmpint (width, >, 0);
-  g_assert_cmpint (height, >, 0);
-
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  path = g_build_filename (dir, file, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot %s", path);
 }
 
 /* A widget under root whose tooltip is tooltip, or NULL. */
@@ -196,7 +114,7 @@ drive (StarlingApplication *app,
   gtk_window_set_default_size (GTK_WINDOW (window), 1000, 680);
 
   /* The empty state, its title and text set from C. */
-  g_assert_true (wait_for (window_loaded, window));
+  g_assert_true (app_test_wait (window_loaded, window, WAIT_MS));
   g_assert_cmpstr (starling_window_get_view (window), ==, "status");
   g_assert_cmpstr (adw_status_page_get_title (starling_window_get_status_page (window)), ==,
                    "Aucun espace de noms pour l’instant");
@@ -210,7 +128,7 @@ drive (StarlingApplication *app,
   g_assert_nonnull (button);
   g_assert_true (GTK_IS_BUTTON (button));
   g_assert_null (find_tooltip (GTK_WIDGET (window), "Create a Namespace"));
-  screenshot (GTK_WIDGET (window), "translated-" LANG_CODE);
+  app_test_screenshot (GTK_WIDGET (window), "translated-" LANG_CODE);
 
   /* A namespace (made through the API): the sidebar's heading, a label
    * made in C, and the namespace page. */
@@ -219,12 +137,12 @@ drive (StarlingApplication *app,
                                    NULL, body, NULL, &error);
   g_assert_no_error (error);
   starling_window_reload (window, "maison", NULL);
-  g_assert_true (wait_for (window_loaded, window));
+  g_assert_true (app_test_wait (window_loaded, window, WAIT_MS));
   g_assert_cmpstr (starling_window_get_view (window), ==, "namespace");
-  settle (500);
+  app_test_settle (500);
   g_assert_nonnull (find_label (GTK_WIDGET (window), translated ("Namespaces")));
   g_assert_null (find_label (GTK_WIDGET (window), "Namespaces"));
-  screenshot (GTK_WIDGET (window), "translated-" LANG_CODE "-namespace");
+  app_test_screenshot (GTK_WIDGET (window), "translated-" LANG_CODE "-namespace");
 
   /* Plurals whose count is a guint64: the msgids hold <inttypes.h>
    * macros ("%" PRIu64), which the catalogue resolves at run time. */
