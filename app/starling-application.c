@@ -302,6 +302,22 @@ starling_application_dispose (GObject *object)
   G_OBJECT_CLASS (starling_application_parent_class)->dispose (object);
 }
 
+/* Answered here, in the launching process: --version neither registers
+ * on the bus nor reaches a running instance, so it prints and exits even
+ * when Starling is already open. */
+static int
+starling_application_handle_local_options (GApplication *app,
+                                           GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("starling %s\n", VERSION);
+      return EXIT_SUCCESS;
+    }
+
+  return G_APPLICATION_CLASS (starling_application_parent_class)->handle_local_options (app, options);
+}
+
 static void
 starling_application_class_init (StarlingApplicationClass *klass)
 {
@@ -313,6 +329,7 @@ starling_application_class_init (StarlingApplicationClass *klass)
 
   app_class->activate = starling_application_activate;
   app_class->startup = starling_application_startup;
+  app_class->handle_local_options = starling_application_handle_local_options;
 }
 
 static void
@@ -322,4 +339,10 @@ starling_application_init (StarlingApplication *self)
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+
+  /* GApplication's main option group has no translation domain of its
+   * own: --help translates this through the default one, set above. */
+  g_application_add_main_option (G_APPLICATION (self), "version", 0,
+                                 G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE,
+                                 N_("Print the version and exit"), NULL);
 }
