@@ -25,44 +25,21 @@ Usage: test_install.py BUILD_DIR APP_ID PREFIX BINDIR SBINDIR DATADIR MANDIR SYS
 This proves the install is self-contained (resources compiled in, schema
 and data found where a /app or /usr prefix puts them, the D-Bus service
 works). It does not prove flatpak's sandbox permissions: no flatpak here.
+Nor does it prove the installed app finds its translations: its
+compiled-in LOCALEDIR names PREFIX, not the DESTDIR copy. That is
+test_install_prefix.py, which installs a second build into a real /app-style
+prefix; the helpers both use to start the app are in installed_app.py.
 """
 
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-WAIT = 30.0
-
-
-def wait_for(predicate, timeout=WAIT, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
-def windows_titled(title):
-    out = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, timeout=10)
-    return [line for line in out.stdout.splitlines() if '"%s"' % title in line]
-
-
-def gdbus(*args, timeout=20):
-    return subprocess.run(["gdbus", "call", "--session", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def name_has_owner(name):
-    out = gdbus("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
-                "--method", "org.freedesktop.DBus.NameHasOwner", name)
-    return "true" in out.stdout
+from installed_app import (WAIT, Session, app_env, gdbus, name_has_owner, quit_app, run_session,
+                           wait_for, windows_titled, write_bus_config)
 
 
 class Install(unittest.TestCase):
@@ -168,7 +145,6 @@ class Install(unittest.TestCase):
             if not shutil.which(tool):
                 self.skipTest("%s is not installed" % tool)
         schemas = self.compiled_schemas()
-        home = os.path.join(self.tmp.name, "home")
         services = os.path.join(self.tmp.name, "dbus-services")
         os.makedirs(services)
         # The installed D-Bus service runs PREFIX/bin/starling, the path it
@@ -179,58 +155,9 @@ class Install(unittest.TestCase):
         self.assertIn("Exec=%s --gapplication-service" % installed_exec, service)
         with open(os.path.join(services, APP_ID + ".service"), "w") as f:
             f.write(service.replace("Exec=" + installed_exec, "Exec=" + self.path(BINDIR, "starling")))
-        bus_config = os.path.join(self.tmp.name, "session.conf")
-        with open(bus_config, "w") as f:
-            f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=%s</listen>
-  <servicedir>%s</servicedir>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-""" % (self.tmp.name, services))
-        env = dict(os.environ)
-        for var in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "GSETTINGS_BACKEND"):
-            env.pop(var, None)
-        env.update({
-            "GSETTINGS_SCHEMA_DIR": schemas,
-            "GSETTINGS_BACKEND": "memory",
-            "XDG_DATA_DIRS": self.path(DATADIR) + ":/usr/local/share:/usr/share",
-            "XDG_DATA_HOME": os.path.join(home, "data"),
-            "XDG_CONFIG_HOME": os.path.join(home, "config"),
-            "XDG_CACHE_HOME": os.path.join(home, "cache"),
-            "XDG_RUNTIME_DIR": self.tmp.name,
-            "HOME": home,
-            "GTK_A11Y": "none",
-            "NO_AT_BRIDGE": "1",
-            "GSK_RENDERER": "cairo",
-            "GDK_BACKEND": "x11",
-            "G_DEBUG": "fatal-criticals",
-            "STARLING_EMBEDDED_PORTS": "0",
-            "INSTALL_TEST_STARLING": self.path(BINDIR, "starling"),
-        })
-        # In a sanitizer build, leaks at exit are the app tests' business;
-        # here only starting, finding everything and quitting count.
-        if "ASAN_OPTIONS" in env:
-            env["ASAN_OPTIONS"] += ":detect_leaks=0"
-        os.makedirs(home)
-        # xvfb-run -a picks a display number that looks free; an X server
-        # started at the same moment elsewhere may take it first. That is
-        # the only failure worth another try.
-        for attempt in range(3):
-            out = subprocess.run(
-                ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
-                 "dbus-run-session", "--config-file=" + bus_config, "--",
-                 sys.executable, os.path.abspath(__file__), "--session", APP_ID],
-                env=env, capture_output=True, text=True, timeout=240)
-            if "cannot open display" not in out.stdout + out.stderr:
-                break
-            time.sleep(1 + attempt)
+        bus_config = write_bus_config(self.tmp.name, services)
+        env = app_env(self.tmp.name, self.path(DATADIR), schemas, self.path(BINDIR, "starling"))
+        out = run_session(env, bus_config, [sys.executable, os.path.abspath(__file__), "--session", APP_ID])
         self.assertEqual(out.returncode, 0, "in the session:\n" + out.stdout[-6000:] + out.stderr[-6000:])
         self.assertIn("direct launch: ok", out.stdout)
         self.assertIn("D-Bus activation: ok", out.stdout)
@@ -238,46 +165,13 @@ class Install(unittest.TestCase):
 
 def session(app_id):
     """Runs inside xvfb-run and dbus-run-session (see the docstring, 2a/2b)."""
-    starling = os.environ["INSTALL_TEST_STARLING"]
+    sess = Session(app_id)
     object_path = "/" + app_id.replace(".", "/")
-    log = open(os.path.join(os.environ["XDG_RUNTIME_DIR"], "starling.log"), "w+")
-
-    def fail(what):
-        log.flush()
-        log.seek(0)
-        print("FAIL: %s\n--- starling's output:\n%s" % (what, log.read()))
-        sys.exit(1)
-
-    def quit_app():
-        return gdbus("--dest", app_id, "--object-path", object_path,
-                     "--method", "org.freedesktop.Application.ActivateAction", "quit", "[]", "{}")
+    fail = sess.fail
 
     # a. Started directly, as the desktop file's Exec= does.
-    proc = subprocess.Popen([starling], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        if not wait_for(lambda: proc.poll() is not None or windows_titled("Starling")):
-            fail("no window titled Starling within %.0f s" % WAIT)
-        if proc.poll() is not None:
-            fail("starling exited with %d before showing a window" % proc.returncode)
-        time.sleep(2)
-        if proc.poll() is not None:
-            fail("starling exited with %d after showing its window" % proc.returncode)
-        if not wait_for(lambda: name_has_owner(app_id), timeout=10):
-            fail("starling did not take its name %s on the session bus" % app_id)
-        out = quit_app()
-        if out.returncode != 0:
-            fail("app.quit over D-Bus: " + out.stderr)
-        try:
-            status = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            fail("starling did not quit within %.0f s of app.quit" % WAIT)
-        if status != 0:
-            fail("starling quit with status %d" % status)
-        print("direct launch: ok")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    sess.launch_and_quit()
+    print("direct launch: ok")
 
     # b. Started by the bus, as DBusActivatable=true makes desktops do.
     if windows_titled("Starling"):
@@ -288,7 +182,7 @@ def session(app_id):
         fail("D-Bus activation failed: " + out.stderr)
     if not wait_for(lambda: windows_titled("Starling")):
         fail("no window after D-Bus activation")
-    out = quit_app()
+    out = quit_app(app_id)
     if out.returncode != 0:
         fail("app.quit over D-Bus after activation: " + out.stderr)
     # A D-Bus-activated GApplication lingers a few seconds as a service.
