@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "starling-inspector.h"
+#include "starling-log-view.h"
 #include "starling-payload.h"
 #include "starling-publish-pane.h"
 #include "starling-util.h"
@@ -148,7 +149,7 @@ struct _StarlingInspector
   GtkSearchEntry  *topic_filter_entry;
   GtkSearchEntry  *text_filter_entry;
   GtkLabel        *count_label;
-  GtkColumnView   *log_view;
+  StarlingLogView *log_view;
   GtkBox          *detail_box;
   GtkLabel        *detail_title;
   GtkButton       *delete_retained_button;
@@ -189,11 +190,6 @@ struct _StarlingInspector
   GPtrArray          *held;
   guint64             n_held;
   guint               tick_id;
-  /* Log warm-up: messages not yet in the log, and how many more may go
-   * in this frame (see append_to_log). */
-  GPtrArray          *log_carry;
-  guint               log_budget;
-  guint               log_carry_tick_id;
 
   GSettings          *settings;      /* NULL when the schema lacks the keys */
   StarlingTopicNode  *detail_node;   /* followed live */
@@ -557,20 +553,6 @@ on_filters_activate (StarlingInspector *self)
 
 /* ---- Detail ---------------------------------------------------------------------- */
 
-/* Called for every visible log row every frame under load: localtime_r
- * and strftime, not a GDateTime and a GTimeZone each time. */
-static char *
-format_time (gint64 time_us)
-{
-  time_t seconds = (time_t) (time_us / G_USEC_PER_SEC);
-  struct tm tm;
-  char buf[32];
-
-  if (localtime_r (&seconds, &tm) == NULL || strftime (buf, sizeof buf, "%H:%M:%S", &tm) == 0)
-    return g_strdup ("?");
-  return g_strdup_printf ("%s.%03d", buf, (int) (time_us % G_USEC_PER_SEC / 1000));
-}
-
 static void
 append_property (GString *out, const char *name, const char *value)
 {
@@ -679,7 +661,7 @@ update_detail (StarlingInspector *self)
       return;
     }
 
-  time = format_time (starling_message_get_time (m));
+  time = starling_message_format_time (starling_message_get_time (m));
   meta = g_strdup_printf (_("%s · QoS %d%s · %zu bytes%s"), time, starling_message_get_qos (m),
                           starling_message_get_retain (m) ? _(" · retained") : "",
                           starling_message_get_size (m),
@@ -745,7 +727,7 @@ update_detail (StarlingInspector *self)
       for (guint i = n; i > 0 && n - i < HISTORY_SHOWN; i--)
         {
           StarlingMessage *h = starling_topic_node_get_history (node, i - 1);
-          g_autofree char *t = format_time (starling_message_get_time (h));
+          g_autofree char *t = starling_message_format_time (starling_message_get_time (h));
           g_string_append_printf (history, "%s  %s\n", t, starling_message_get_preview (h));
         }
       if (history->len)
@@ -887,77 +869,6 @@ tree_unbind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data
   gtk_tree_expander_set_list_row (GTK_TREE_EXPANDER (expander), NULL);
 }
 
-/* ---- Log columns ------------------------------------------------------------------ */
-
-enum { COL_TIME, COL_TOPIC, COL_QOS, COL_RETAIN, COL_SIZE, COL_PAYLOAD };
-
-static void
-log_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
-{
-  int col = GPOINTER_TO_INT (data);
-  GtkWidget *label = gtk_label_new (NULL);
-
-  gtk_label_set_xalign (GTK_LABEL (label), col == COL_SIZE ? 1 : 0);
-  if (col == COL_TOPIC || col == COL_PAYLOAD)
-    gtk_label_set_ellipsize (GTK_LABEL (label), col == COL_TOPIC ? PANGO_ELLIPSIZE_MIDDLE : PANGO_ELLIPSIZE_END);
-  if (col == COL_TIME || col == COL_SIZE || col == COL_QOS)
-    gtk_widget_add_css_class (label, "numeric");
-  gtk_list_item_set_child (item, label);
-}
-
-static void
-log_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
-{
-  StarlingMessage *m = gtk_list_item_get_item (item);
-  GtkLabel *label = GTK_LABEL (gtk_list_item_get_child (item));
-  char buf[32];
-
-  switch (GPOINTER_TO_INT (data))
-    {
-    case COL_TIME:
-      {
-        g_autofree char *t = format_time (starling_message_get_time (m));
-        gtk_label_set_text (label, t);
-      }
-      break;
-    case COL_TOPIC:
-      gtk_label_set_text (label, starling_message_get_topic (m));
-      break;
-    case COL_QOS:
-      g_snprintf (buf, sizeof buf, "%d", starling_message_get_qos (m));
-      gtk_label_set_text (label, buf);
-      break;
-    case COL_RETAIN:
-      gtk_label_set_text (label, starling_message_get_retain (m) ? "R" : "");
-      break;
-    case COL_SIZE:
-      g_snprintf (buf, sizeof buf, "%zu", starling_message_get_size (m));
-      gtk_label_set_text (label, buf);
-      break;
-    case COL_PAYLOAD:
-    default:
-      gtk_label_set_text (label, starling_message_get_preview (m));
-      break;
-    }
-}
-
-static void
-add_column (StarlingInspector *self, const char *title, int col, gboolean expand, int width)
-{
-  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
-  GtkColumnViewColumn *column;
-
-  g_signal_connect (factory, "setup", G_CALLBACK (log_setup), GINT_TO_POINTER (col));
-  g_signal_connect (factory, "bind", G_CALLBACK (log_bind), GINT_TO_POINTER (col));
-  column = gtk_column_view_column_new (title, factory);
-  gtk_column_view_column_set_expand (column, expand);
-  gtk_column_view_column_set_resizable (column, TRUE);
-  if (width > 0)
-    gtk_column_view_column_set_fixed_width (column, width);
-  gtk_column_view_append_column (self->log_view, column);
-  g_object_unref (column);
-}
-
 /* ---- Traffic ------------------------------------------------------------------------ */
 
 static void
@@ -977,85 +888,10 @@ update_count (StarlingInspector *self)
   gtk_label_set_text (self->count_label, text);
 }
 
-/* GTK 4.8's list views keep up to 200 rows alive whatever the height, and
- * making one costs about a millisecond here (a row of six cells with their
- * labels and CSS).  When the log is empty and the first drain brings
- * hundreds of messages, the column view would make all 200 rows in one
- * frame (measured: 150 ms and more of main-thread time).  So while the
- * log holds fewer messages than that, at most LOG_WARMUP_PER_FRAME go in a
- * frame and the rest wait (in order) for the next ones: the rows are made
- * over a few frames.  Messages inserted above rows that exist cost no new
- * rows, so past the warm-up everything goes in at once. */
-#define LOG_WARMUP_ROWS      256
-#define LOG_WARMUP_PER_FRAME 24
-
-static void append_to_log (StarlingInspector *self, StarlingMessage **messages, guint n);
-
-static gboolean
-log_carry_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
-{
-  StarlingInspector *self = data;
-  g_autoptr(GPtrArray) carry = NULL;
-
-  self->log_budget = LOG_WARMUP_PER_FRAME;
-  if (self->log_carry->len == 0)
-    {
-      self->log_carry_tick_id = 0;
-      return G_SOURCE_REMOVE;
-    }
-  carry = g_steal_pointer (&self->log_carry);
-  self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
-  append_to_log (self, (StarlingMessage **) carry->pdata, carry->len);
-  update_count (self);
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-append_to_log (StarlingInspector *self, StarlingMessage **messages, guint n)
-{
-  gboolean mapped = gtk_widget_get_mapped (GTK_WIDGET (self->log_view));
-  guint now = n;
-
-  /* Only a log on screen makes rows: an unmapped one takes all at once
-   * (and first what was waiting, which the frame clock no longer brings). */
-  if (!mapped && self->log_carry->len > 0)
-    {
-      g_autoptr(GPtrArray) carry = g_steal_pointer (&self->log_carry);
-
-      self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
-      starling_message_log_append (self->log, (StarlingMessage **) carry->pdata, carry->len);
-    }
-  /* A log smaller than the warm-up is warm when full. */
-  if (mapped &&
-      (self->log_carry->len > 0 ||
-       g_list_model_get_n_items (G_LIST_MODEL (self->log))
-         < MIN (LOG_WARMUP_ROWS, starling_message_log_get_capacity (self->log))))
-    {
-      guint cap = starling_message_log_get_capacity (self->log);
-
-      if (self->log_carry->len > 0)
-        now = 0;   /* older ones are waiting: keep the order */
-      else
-        now = MIN (n, self->log_budget);
-      self->log_budget -= now;
-      for (guint i = now; i < n; i++)
-        g_ptr_array_add (self->log_carry, g_object_ref (messages[i]));
-      /* Bounded like the log (a frame clock that stops, as for a hidden
-       * window, must not make it grow): older ones would fall out anyway. */
-      if (self->log_carry->len > cap)
-        g_ptr_array_remove_range (self->log_carry, 0, self->log_carry->len - cap);
-      if (self->log_carry->len > 0 && self->log_carry_tick_id == 0)
-        self->log_carry_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->log_view), log_carry_tick,
-                                                                self, NULL);
-    }
-  if (now > 0)
-    starling_message_log_append (self->log, messages, now);
-}
-
 static void
 ingest (StarlingInspector *self, StarlingMessage **messages, guint n)
 {
-  append_to_log (self, messages, n);
+  starling_message_log_append (self->log, messages, n);
   starling_topic_tree_add (self->tree, messages, n);
   update_count (self);
 }
@@ -1140,6 +976,13 @@ on_newest_first_toggled (StarlingInspector *self)
   starling_message_log_set_newest_first (self->log, newest_first);
   if (self->settings)
     g_settings_set_boolean (self->settings, "inspector-newest-first", newest_first);
+  /* Show the newest end, where the new messages appear. */
+  {
+    guint n = g_list_model_get_n_items (G_LIST_MODEL (self->log_selection));
+
+    if (n > 0)
+      starling_log_view_scroll_to (self->log_view, newest_first ? 0 : n - 1);
+  }
 }
 
 static void
@@ -1147,7 +990,6 @@ on_clear_clicked (StarlingInspector *self)
 {
   follow_node (self, NULL);
   g_clear_object (&self->detail_message);
-  g_ptr_array_set_size (self->log_carry, 0);
   starling_message_log_clear (self->log);
   starling_topic_tree_clear (self->tree);
   g_ptr_array_set_size (self->held, 0);
@@ -1403,10 +1245,6 @@ starling_inspector_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_handle_id (&self->resolve_timeout_id, g_source_remove);
-  if (self->log_carry_tick_id && self->log_view)
-    gtk_widget_remove_tick_callback (GTK_WIDGET (self->log_view), self->log_carry_tick_id);
-  self->log_carry_tick_id = 0;
-  g_clear_pointer (&self->log_carry, g_ptr_array_unref);
   follow_node (self, NULL);
   g_clear_object (&self->detail_message);
   if (self->mqtt)
@@ -1456,6 +1294,7 @@ starling_inspector_class_init (StarlingInspectorClass *klass)
   object_class->dispose = starling_inspector_dispose;
   object_class->finalize = starling_inspector_finalize;
 
+  g_type_ensure (STARLING_TYPE_LOG_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/starlingmq/Starling/starling-inspector.ui");
 #define CHILD(name) gtk_widget_class_bind_template_child (widget_class, StarlingInspector, name)
   CHILD (state_stack);
@@ -1528,8 +1367,6 @@ starling_inspector_init (StarlingInspector *self)
 
   self->tree = starling_topic_tree_new (STARLING_TOPIC_TREE_DEFAULT_HISTORY);
   self->log = starling_message_log_new (capacity);
-  self->log_carry = g_ptr_array_new_with_free_func (g_object_unref);
-  self->log_budget = LOG_WARMUP_PER_FRAME;
   starling_message_log_set_newest_first (self->log, newest_first);
   gtk_toggle_button_set_active (self->newest_first_button, newest_first);
 
@@ -1555,13 +1392,7 @@ starling_inspector_init (StarlingInspector *self)
   gtk_single_selection_set_can_unselect (self->log_selection, TRUE);
   gtk_single_selection_set_selected (self->log_selection, GTK_INVALID_LIST_POSITION);
   g_signal_connect_swapped (self->log_selection, "notify::selected-item", G_CALLBACK (on_log_selected), self);
-  add_column (self, _("Time"), COL_TIME, FALSE, 100);
-  add_column (self, _("Topic"), COL_TOPIC, FALSE, 200);
-  add_column (self, _("QoS"), COL_QOS, FALSE, 44);
-  add_column (self, _("Retain"), COL_RETAIN, FALSE, 56);
-  add_column (self, _("Size"), COL_SIZE, FALSE, 60);
-  add_column (self, _("Payload"), COL_PAYLOAD, TRUE, -1);
-  gtk_column_view_set_model (self->log_view, GTK_SELECTION_MODEL (self->log_selection));
+  starling_log_view_set_model (self->log_view, GTK_SELECTION_MODEL (self->log_selection));
 
   self->chart = g_object_new (STARLING_TYPE_INSPECTOR_CHART, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->chart), FALSE);

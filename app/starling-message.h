@@ -55,6 +55,9 @@ const StarlingMessageProperties *
 /* A short single-line preview of the payload (cached). */
 const char  *starling_message_get_preview    (StarlingMessage *self);
 
+/* A message time (µs since the epoch) as local HH:MM:SS.mmm. */
+char        *starling_message_format_time    (gint64 time_us);
+
 /* One JSON object on one line (no newline): time (RFC 3339), topic, qos,
  * retain, payload (text when UTF-8, else payload_base64) and properties. */
 char        *starling_message_to_json        (StarlingMessage *self);

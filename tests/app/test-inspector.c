@@ -15,6 +15,7 @@
 #include "client/st-api-client.h"
 #include "st-server.h"
 #include "starling-inspector.h"
+#include "starling-log-view.h"
 #include "starling-publish-pane.h"
 #include "test-server.h"
 
@@ -310,12 +311,12 @@ test_traffic_in (Fixture *f, gconstpointer data)
                                                                  STARLING_TYPE_INSPECTOR, "chart_field_entry"));
     GtkDropDown *format = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
                                                                          STARLING_TYPE_INSPECTOR, "format_dropdown"));
-    GtkColumnView *log_view = GTK_COLUMN_VIEW (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
-                                                                               STARLING_TYPE_INSPECTOR, "log_view"));
+    StarlingLogView *log_view = STARLING_LOG_VIEW (gtk_widget_get_template_child (GTK_WIDGET (f->inspector),
+                                                                                   STARLING_TYPE_INSPECTOR, "log_view"));
     gtk_editable_set_text (GTK_EDITABLE (field), "temp");
     gtk_drop_down_set_selected (format, 1);
     /* The first message, with every property, in full. */
-    gtk_single_selection_set_selected (GTK_SINGLE_SELECTION (gtk_column_view_get_model (log_view)), 0);
+    gtk_single_selection_set_selected (GTK_SINGLE_SELECTION (starling_log_view_get_model (log_view)), 0);
   }
   app_test_screenshot (GTK_WIDGET (f->window), "inspector");
 }
@@ -588,55 +589,218 @@ test_no_display (void)
   g_test_skip ("no display");
 }
 
-/* A first drain of hundreds of messages: the tree takes them all at once,
- * the log on screen over a few frames (GTK makes its rows a few at a
- * time), every one of them in the order they came, none lost. */
+/* ---- The log view: rows made once, reused as the log moves --------------------------- */
+
+typedef struct {
+  StarlingLogView *view;
+  const char      *topic;    /* the top row's, or NULL: any */
+  guint            first;    /* the top row's position, or G_MAXUINT: any, or
+                              * LOG_BOTTOM: the last item in the last row */
+} LogShows;
+
+#define LOG_BOTTOM (G_MAXUINT - 1)
+
+static gboolean
+log_shows (gpointer data)
+{
+  LogShows *want = data;
+  const char *topic = starling_log_view_get_cell_text (want->view, 0, STARLING_LOG_COLUMN_TOPIC);
+
+  guint first = starling_log_view_get_first_shown (want->view);
+  GListModel *model = G_LIST_MODEL (starling_log_view_get_model (want->view));
+
+  if (topic == NULL || (want->topic != NULL && !g_str_equal (topic, want->topic)))
+    return FALSE;
+  if (want->first == LOG_BOTTOM)
+    return first + starling_log_view_get_n_shown (want->view) == g_list_model_get_n_items (model);
+  return want->first == G_MAXUINT || first == want->first;
+}
+
 static void
-test_log_warmup (void)
+wait_log_shows (StarlingLogView *view, const char *topic, guint first)
+{
+  LogShows want = { view, topic, first };
+
+  if (!app_test_wait (log_shows, &want, 10000))
+    g_error ("the log's top row shows %s at %u, not %s at %u",
+             starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_TOPIC),
+             starling_log_view_get_first_shown (view), topic ? topic : "(any)", first);
+}
+
+typedef struct {
+  GtkAdjustment *adjustment;
+  double         value;
+  double         upper;
+} AdjustmentIs;
+
+static gboolean
+adjustment_is (gpointer data)
+{
+  AdjustmentIs *want = data;
+
+  return gtk_adjustment_get_value (want->adjustment) == want->value &&
+         gtk_adjustment_get_upper (want->adjustment) == want->upper;
+}
+
+/* The view sets its adjustment at its next layout. */
+static void
+wait_adjustment (GtkAdjustment *adjustment, double value, double upper)
+{
+  AdjustmentIs want = { adjustment, value, upper };
+
+  if (!app_test_wait (adjustment_is, &want, 10000))
+    g_error ("the log's adjustment is at %g of %g, not %g of %g", gtk_adjustment_get_value (adjustment),
+             gtk_adjustment_get_upper (adjustment), value, upper);
+}
+
+static void
+feed_log (StarlingMessageLog *log, guint from, guint n)
+{
+  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = from; i < from + n; i++)
+    {
+      g_autofree char *topic = g_strdup_printf ("log/%u", i);
+      g_autofree char *text = g_strdup_printf ("%u", i);
+      g_autoptr(GBytes) payload = g_bytes_new (text, strlen (text));
+
+      g_ptr_array_add (batch, starling_message_new (topic, payload, i % 3, i % 2 == 0, FALSE, g_get_real_time (), NULL));
+    }
+  starling_message_log_append (log, (StarlingMessage **) batch->pdata, batch->len);
+}
+
+static char *
+log_topic (guint i)
+{
+  return g_strdup_printf ("log/%u", i);
+}
+
+static gboolean
+row_selected (StarlingLogView *view, guint n)
+{
+  GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (view));
+
+  for (guint i = 0; i < n && row; i++)
+    row = gtk_widget_get_next_sibling (row);
+  g_assert_nonnull (row);
+  return (gtk_widget_get_state_flags (row) & GTK_STATE_FLAG_SELECTED) != 0;
+}
+
+/* 5,000 messages through a log of 1,000 (newest first) on a view a few
+ * dozen rows high: the view makes its rows once, as many as fit, and the
+ * top row always shows the newest message; scrolled into the middle, the
+ * rows on screen stay put while messages come and go; at either end the
+ * view stays at that end; the keys move the selection and scroll to it. */
+static void
+test_log_view (void)
 {
   GtkWindow *window = GTK_WINDOW (adw_window_new ());
-  StarlingInspector *inspector = STARLING_INSPECTOR (starling_inspector_new (NULL, "dev", "local"));
-  StarlingMessageLog *log = starling_inspector_get_log (inspector);
-  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func (g_object_unref);
-  gint64 until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  guint n_now;
+  GtkWidget *scrolled = gtk_scrolled_window_new ();
+  StarlingLogView *view = STARLING_LOG_VIEW (starling_log_view_new ());
+  g_autoptr(StarlingMessageLog) log = starling_message_log_new (1000);
+  g_autoptr(GtkSingleSelection) selection = NULL;
+  GtkAdjustment *vadj;
+  g_autofree char *top = NULL;
+  guint n_rows, row_height, next = 0;
 
-  gtk_window_set_default_size (window, 1280, 800);
-  adw_window_set_content (ADW_WINDOW (window), GTK_WIDGET (inspector));
+  starling_message_log_set_newest_first (log, TRUE);
+  selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (log)));
+  gtk_single_selection_set_autoselect (selection, FALSE);
+  gtk_single_selection_set_can_unselect (selection, TRUE);
+  starling_log_view_set_model (view, GTK_SELECTION_MODEL (selection));
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), GTK_WIDGET (view));
+  gtk_window_set_default_size (window, 900, 480);
+  adw_window_set_content (ADW_WINDOW (window), scrolled);
   gtk_window_present (window);
-  while (!gtk_widget_get_mapped (GTK_WIDGET (inspector)) && g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (5000);
-  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (inspector)));
 
-  for (guint i = 0; i < 300; i++)
+  feed_log (log, next, 100);
+  next += 100;
+  top = log_topic (next - 1);
+  wait_log_shows (view, top, 0);
+  n_rows = starling_log_view_get_n_rows (view);
+  /* As many as fit in 480 pixels (and one for a partly shown row). */
+  g_assert_cmpuint (n_rows, >, 5);
+  g_assert_cmpuint (n_rows, <, 40);
+  g_assert_cmpuint (starling_log_view_get_n_shown (view), ==, n_rows);
+  vadj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (view));
+  row_height = (guint) gtk_adjustment_get_step_increment (vadj);
+  g_assert_cmpuint (row_height, >, 10);
+  g_assert_cmpuint (n_rows, ==, (guint) ((gtk_adjustment_get_page_size (vadj) + row_height - 1) / row_height) + 1);
+
+  for (guint batch = 0; batch < 49; batch++)
     {
-      g_autofree char *topic = g_strdup_printf ("warm/%u", i);
-      g_autoptr(GBytes) payload = g_bytes_new_static ("1", 1);
-
-      g_ptr_array_add (batch, starling_message_new (topic, payload, 0, FALSE, FALSE, g_get_real_time (), NULL));
+      feed_log (log, next, 100);
+      next += 100;
+      g_free (top);
+      top = log_topic (next - 1);
+      wait_log_shows (view, top, 0);
+      g_assert_cmpuint (starling_log_view_get_n_rows (view), ==, n_rows);
     }
-  starling_inspector_feed (inspector, (StarlingMessage **) batch->pdata, batch->len);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (log)), ==, 1000);
+  wait_adjustment (vadj, 0, 1000.0 * row_height);
+  /* The top row's cells: log/4999 is QoS 4999 % 3 = 1, not retained, 4 bytes. */
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_QOS), ==, "1");
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_RETAIN), ==, "");
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_SIZE), ==, "4");
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_PAYLOAD), ==, "4999");
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, 1, STARLING_LOG_COLUMN_RETAIN), ==, "R");
+  g_assert_nonnull (strchr (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_TIME), ':'));
 
-  g_assert_cmpuint (starling_topic_tree_get_n_topics (starling_inspector_get_tree (inspector)), ==, 300);
-  n_now = g_list_model_get_n_items (G_LIST_MODEL (log));
-  g_assert_cmpuint (n_now, >, 0);
-  g_assert_cmpuint (n_now, <, 300);
+  /* In the middle: the messages on screen stay there. */
+  gtk_adjustment_set_value (vadj, 100.0 * row_height);
+  g_free (top);
+  top = log_topic (next - 1 - 100);
+  wait_log_shows (view, top, 100);
+  feed_log (log, next, 10);
+  next += 10;
+  wait_log_shows (view, top, 110);
+  wait_adjustment (vadj, 110.0 * row_height, 1000.0 * row_height);
 
-  until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (g_list_model_get_n_items (G_LIST_MODEL (log)) < 300 && g_get_monotonic_time () < until)
-    {
-      gtk_widget_queue_draw (GTK_WIDGET (window));
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (5000);
-    }
-  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (log)), ==, 300);
-  for (guint i = 0; i < 300; i++)
-    {
-      g_autofree char *topic = g_strdup_printf ("warm/%u", i);
+  /* At the top: the newest stays in view. */
+  gtk_adjustment_set_value (vadj, 0);
+  g_free (top);
+  top = log_topic (next - 1);
+  wait_log_shows (view, top, 0);
+  feed_log (log, next, 5);
+  next += 5;
+  g_free (top);
+  top = log_topic (next - 1);
+  wait_log_shows (view, top, 0);
 
-      g_assert_cmpstr (starling_message_get_topic (starling_message_log_peek (log, i)), ==, topic);
-    }
+  /* At the bottom: the oldest stays in view as older ones go. */
+  gtk_adjustment_set_value (vadj, gtk_adjustment_get_upper (vadj) - gtk_adjustment_get_page_size (vadj));
+  wait_log_shows (view, NULL, LOG_BOTTOM);
+  feed_log (log, next, 5);
+  next += 5;
+  g_free (top);
+  top = log_topic (next - 1000 + (1000 - starling_log_view_get_first_shown (view)) - 1);
+  wait_log_shows (view, top, LOG_BOTTOM);
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, starling_log_view_get_n_shown (view) - 1,
+                                                    STARLING_LOG_COLUMN_TOPIC),
+                   ==, starling_message_get_topic (starling_message_log_peek (log, 0)));
+
+  /* Keys: Home selects the first and scrolls up to it; Down the next. */
+  gtk_widget_activate_action (GTK_WIDGET (view), "log.move-cursor", "i", G_MININT32);
+  g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, 0);
+  g_free (top);
+  top = log_topic (next - 1);
+  wait_log_shows (view, top, 0);
+  g_assert_true (row_selected (view, 0));
+  gtk_widget_activate_action (GTK_WIDGET (view), "log.move-cursor", "i", 1);
+  g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, 1);
+  g_assert_true (row_selected (view, 1));
+  g_assert_false (row_selected (view, 0));
+  /* Page Down: a screenful less one row, and the view follows. */
+  gtk_widget_activate_action (GTK_WIDGET (view), "log.move-cursor", "i", 2);
+  g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==,
+                    1 + (guint) (gtk_adjustment_get_page_size (vadj) / row_height) - 1);
+  /* End: the last, scrolled into view. */
+  gtk_widget_activate_action (GTK_WIDGET (view), "log.move-cursor", "i", G_MAXINT32);
+  g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, 999);
+  wait_log_shows (view, NULL, LOG_BOTTOM);
+  g_assert_true (row_selected (view, starling_log_view_get_n_shown (view) - 1));
+  g_assert_cmpuint (starling_log_view_get_n_rows (view), ==, n_rows);
+
   gtk_window_destroy (window);
 }
 
@@ -680,7 +844,7 @@ main (int argc, char **argv)
       g_test_add ("/inspector/ui/pause", Fixture, NULL, fixture_setup, test_pause, fixture_teardown);
       g_test_add ("/inspector/ui/filters", Fixture, NULL, fixture_setup, test_filters, fixture_teardown);
       g_test_add ("/inspector/ui/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
-      g_test_add_func ("/inspector/ui/log-warmup", test_log_warmup);
+      g_test_add_func ("/inspector/ui/log-view", test_log_view);
     }
   else
     g_test_add_func ("/inspector/ui", test_no_display);
