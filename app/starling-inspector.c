@@ -974,6 +974,7 @@ on_newest_first_toggled (StarlingInspector *self)
   gboolean newest_first = gtk_toggle_button_get_active (self->newest_first_button);
 
   starling_message_log_set_newest_first (self->log, newest_first);
+  starling_log_view_set_follow_bottom (self->log_view, !newest_first);
   if (self->settings)
     g_settings_set_boolean (self->settings, "inspector-newest-first", newest_first);
   /* Show the newest end, where the new messages appear. */
@@ -1393,6 +1394,7 @@ starling_inspector_init (StarlingInspector *self)
   gtk_single_selection_set_selected (self->log_selection, GTK_INVALID_LIST_POSITION);
   g_signal_connect_swapped (self->log_selection, "notify::selected-item", G_CALLBACK (on_log_selected), self);
   starling_log_view_set_model (self->log_view, GTK_SELECTION_MODEL (self->log_selection));
+  starling_log_view_set_follow_bottom (self->log_view, !newest_first);
 
   self->chart = g_object_new (STARLING_TYPE_INSPECTOR_CHART, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->chart), FALSE);

@@ -206,6 +206,7 @@ struct _StarlingLogView
    * since it cannot take a value past the upper bound of the last one. */
   double             value;
   guint              reveal;        /* a position to bring in view at the first layout */
+  gboolean           follow_bottom;
   gboolean           allocating;
   guint              rebind_tick;
 };
@@ -405,12 +406,13 @@ at_bottom (StarlingLogView *self)
 }
 
 /* Keeps what is on screen where it is: at the top or the bottom the view
- * stays there; elsewhere the item at the top of the view stays at the top
- * (or, if it went, what took its place). */
+ * stays there (following the bottom from the start, when everything fits,
+ * if it follows the bottom); elsewhere the item at the top of the view
+ * stays at the top (or, if it went, what took its place). */
 static void
 on_items_changed (StarlingLogView *self, guint position, guint removed, guint added)
 {
-  gboolean bottom = at_bottom (self);
+  gboolean bottom = at_bottom (self) || (self->follow_bottom && max_value (self) == 0);
 
   self->n_items = g_list_model_get_n_items (G_LIST_MODEL (self->model));
   if (self->row_height > 0)
@@ -569,13 +571,11 @@ static void
 on_pressed (GtkGestureClick *gesture, int n_press, double x, double y, StarlingLogView *self)
 {
   GdkModifierType state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture));
-  double value;
   guint position;
 
   if (self->model == NULL || y < self->header_height || self->row_height <= 0)
     return;
-  value = gtk_adjustment_get_value (self->vadjustment);
-  position = (guint) ((value + y - self->header_height) / self->row_height);
+  position = (guint) ((self->value + y - self->header_height) / self->row_height);
   if (position >= self->n_items)
     return;
   gtk_widget_grab_focus (GTK_WIDGET (self));
@@ -852,6 +852,14 @@ starling_log_view_scroll_to (StarlingLogView *self, guint position)
       self->reveal = position;
       gtk_widget_queue_allocate (GTK_WIDGET (self));
     }
+}
+
+void
+starling_log_view_set_follow_bottom (StarlingLogView *self, gboolean follow_bottom)
+{
+  g_return_if_fail (STARLING_IS_LOG_VIEW (self));
+
+  self->follow_bottom = !!follow_bottom;
 }
 
 guint

@@ -10,7 +10,7 @@
  * 100 ms under that load.)
  *
  * Scrolled to the top or the bottom, the view stays there as messages
- * come; scrolled anywhere else, it keeps the messages on screen in place
+ * come (see set_follow_bottom for an empty one); scrolled anywhere else, it keeps the messages on screen in place
  * while others come and go above them. */
 #pragma once
 
@@ -37,6 +37,12 @@ GtkWidget         *starling_log_view_new               (void);
 GtkSelectionModel *starling_log_view_get_model         (StarlingLogView   *self);
 void               starling_log_view_set_model         (StarlingLogView   *self,
                                                         GtkSelectionModel *model);
+
+/* Whether new messages come at the bottom (a log newest last): then a
+ * view whose items all fit follows the bottom as they come, not only a
+ * view scrolled to the bottom. */
+void               starling_log_view_set_follow_bottom (StarlingLogView   *self,
+                                                        gboolean           follow_bottom);
 
 /* Scrolls (at the next layout) just enough to show the item at @position. */
 void               starling_log_view_scroll_to         (StarlingLogView   *self,

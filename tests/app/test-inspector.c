@@ -801,6 +801,52 @@ test_log_view (void)
   g_assert_true (row_selected (view, starling_log_view_get_n_shown (view) - 1));
   g_assert_cmpuint (starling_log_view_get_n_rows (view), ==, n_rows);
 
+  /* A click selects the row under the pointer: the third on screen (the
+   * header's height is the scrollable's border). */
+  {
+    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (view));
+    GtkGesture *click = NULL;
+    GtkBorder border;
+
+    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+      {
+        g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+        if (GTK_IS_GESTURE_CLICK (controller))
+          click = GTK_GESTURE (controller);
+      }
+    g_assert_nonnull (click);
+    g_assert_true (gtk_scrollable_get_border (GTK_SCROLLABLE (view), &border));
+    g_assert_cmpint (border.top, >, 0);
+    g_signal_emit_by_name (click, "pressed", 1, 10.0, border.top + 2.5 * row_height);
+    g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, starling_log_view_get_first_shown (view) + 2);
+    /* On the header: nothing. */
+    g_signal_emit_by_name (click, "pressed", 1, 10.0, border.top / 2.0);
+    g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, starling_log_view_get_first_shown (view) + 2);
+  }
+
+  /* Newest last, from empty: the view follows the bottom as messages come. */
+  starling_message_log_clear (log);
+  starling_message_log_set_newest_first (log, FALSE);
+  starling_log_view_set_follow_bottom (view, TRUE);
+  feed_log (log, next, 3);
+  next += 3;
+  g_free (top);
+  top = log_topic (next - 3);
+  wait_log_shows (view, top, 0);
+  feed_log (log, next, 100);
+  next += 100;
+  wait_log_shows (view, NULL, LOG_BOTTOM);
+  g_free (top);
+  top = log_topic (next - 1);
+  g_assert_cmpstr (starling_log_view_get_cell_text (view, starling_log_view_get_n_shown (view) - 1,
+                                                    STARLING_LOG_COLUMN_TOPIC), ==, top);
+  feed_log (log, next, 5);
+  next += 5;
+  g_free (top);
+  top = log_topic (next - 1 - (starling_log_view_get_n_shown (view) - 1));
+  wait_log_shows (view, top, LOG_BOTTOM);
+
   gtk_window_destroy (window);
 }
 

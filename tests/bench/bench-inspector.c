@@ -1,11 +1,12 @@
 /* bench-inspector — the inspector under a live load.
  *
- *   bench-inspector [--rate MSGS_PER_S] [--topics N] [--seconds S]
+ *   bench-inspector [--rate MSGS_PER_S] [--topics N] [--seconds S] [--oldest-first]
  *
  * Starts a broker (--dev: anonymous, plain MQTT on a free loopback port):
  * $STARLINGD as its own process when set, so the resident memory printed
  * is the app's alone, else an in-process StServer.  Shows the inspector in a window connected to it with
- * Paho (subscribed to "#", newest first), and publishes from a thread over
+ * Paho (subscribed to "#"; the log newest first, at the top, or with
+ * --oldest-first newest last, the view following the bottom), and publishes from a thread over
  * a raw MQTT 3.1.1 connection: RATE messages a second (default 20,000) of
  * small JSON payloads spread over N topics (default 1,000).
  *
@@ -36,7 +37,8 @@ static struct {
   int rate;
   int topics;
   int seconds;
-} opt = { 20000, 1000, 20 };
+  gboolean oldest_first;
+} opt = { 20000, 1000, 20, FALSE };
 
 static guint16 port;
 static gint stop_publisher;
@@ -291,6 +293,7 @@ main (int argc, char **argv)
     { "rate", 0, 0, G_OPTION_ARG_INT, &opt.rate, "Messages a second", "N" },
     { "topics", 0, 0, G_OPTION_ARG_INT, &opt.topics, "Distinct topics", "N" },
     { "seconds", 0, 0, G_OPTION_ARG_INT, &opt.seconds, "How long to publish", "S" },
+    { "oldest-first", 0, 0, G_OPTION_ARG_NONE, &opt.oldest_first, "Log newest last, the view at the bottom", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— the inspector under load");
@@ -364,7 +367,7 @@ main (int argc, char **argv)
   inspector = STARLING_INSPECTOR (starling_inspector_new (NULL, "dev", "local"));
   adw_window_set_content (ADW_WINDOW (window), GTK_WIDGET (inspector));
   gtk_window_present (window);
-  starling_message_log_set_newest_first (starling_inspector_get_log (inspector), TRUE);
+  starling_message_log_set_newest_first (starling_inspector_get_log (inspector), !opt.oldest_first);
 
   uri = g_strdup_printf ("mqtt://127.0.0.1:%u", port);
   if (!starling_mqtt_client_configure (starling_inspector_get_client (inspector), uri, "bench-inspector",
