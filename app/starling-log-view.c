@@ -7,7 +7,11 @@
 #include "starling-log-view.h"
 #include "starling-message.h"
 
+/* The row's look is the widget's own, not the app's style sheet: it
+ * looks the same in any app or test that shows it. */
 #define COLUMN_SPACING 12
+#define ROW_PADDING_X  8
+#define ROW_PADDING_Y  2
 /* The topic column takes this share of what the fixed columns leave. */
 #define TOPIC_SHARE 0.4
 #define TOPIC_MIN   120
@@ -108,6 +112,8 @@ starling_log_row_init (StarlingLogRow *self)
                                i == STARLING_LOG_COLUMN_TOPIC ? PANGO_ELLIPSIZE_MIDDLE : PANGO_ELLIPSIZE_END);
       if (i == STARLING_LOG_COLUMN_TIME || i == STARLING_LOG_COLUMN_QOS || i == STARLING_LOG_COLUMN_SIZE)
         gtk_widget_add_css_class (label, "numeric");
+      gtk_widget_set_margin_top (label, ROW_PADDING_Y);
+      gtk_widget_set_margin_bottom (label, ROW_PADDING_Y);
       gtk_widget_set_parent (label, GTK_WIDGET (self));
       self->cells[i] = label;
     }
@@ -271,9 +277,10 @@ ensure_fixed_widths (StarlingLogView *self)
 static void
 compute_columns (StarlingLogView *self, int width, int *x, int *w)
 {
-  int fixed = 0, flex, topic, pos = 0;
+  int fixed = 0, flex, topic, pos = ROW_PADDING_X;
 
   ensure_fixed_widths (self);
+  width -= 2 * ROW_PADDING_X;
   for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
     fixed += self->fixed_w[i];
   flex = MAX (width - fixed - COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1), 2 * FLEX_MIN);
@@ -413,8 +420,12 @@ static void
 on_items_changed (StarlingLogView *self, guint position, guint removed, guint added)
 {
   gboolean bottom = at_bottom (self) || (self->follow_bottom && max_value (self) == 0);
+  guint n_items = g_list_model_get_n_items (G_LIST_MODEL (self->model));
 
-  self->n_items = g_list_model_get_n_items (G_LIST_MODEL (self->model));
+  /* The natural height is the whole list's. */
+  if (n_items != self->n_items)
+    gtk_widget_queue_resize (GTK_WIDGET (self));
+  self->n_items = n_items;
   if (self->row_height > 0)
     {
       if (bottom)
@@ -518,7 +529,7 @@ starling_log_view_measure (GtkWidget      *widget,
       ensure_fixed_widths (self);
       for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
         fixed += self->fixed_w[i];
-      *minimum = fixed + COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1) + 2 * FLEX_MIN;
+      *minimum = fixed + COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1) + 2 * FLEX_MIN + 2 * ROW_PADDING_X;
       *natural = *minimum + TOPIC_MAX;
     }
   else
@@ -527,8 +538,12 @@ starling_log_view_measure (GtkWidget      *widget,
 
       gtk_widget_measure (self->header, orientation, -1, NULL, &header, NULL, NULL);
       gtk_widget_measure (g_ptr_array_index (self->rows, 0), orientation, -1, NULL, &row, NULL, NULL);
+      /* The whole list, as GTK's list views do: a scrolled window decides
+       * from it whether to show its scrollbar before it lays the view out
+       * (and would have to lay it out again, in the middle of a frame, if
+       * the adjustment then said otherwise). */
       *minimum = header + row;
-      *natural = header + row * 10;
+      *natural = (int) MIN ((gint64) header + (gint64) row * MAX (self->n_items, 1u), G_MAXINT / 2);
     }
 }
 
@@ -544,6 +559,16 @@ starling_log_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     gtk_widget_snapshot_child (widget, g_ptr_array_index (self->rows, i), snapshot);
   gtk_snapshot_pop (snapshot);
   gtk_widget_snapshot_child (widget, self->header, snapshot);
+  /* A hairline under the header, in the text colour, faint. */
+  {
+    GdkRGBA line;
+
+    G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+    gtk_style_context_get_color (gtk_widget_get_style_context (widget), &line);
+    G_GNUC_END_IGNORE_DEPRECATIONS
+    line.alpha *= 0.15f;
+    gtk_snapshot_append_color (snapshot, &line, &GRAPHENE_RECT_INIT (0, self->header_height - 1, width, 1));
+  }
 }
 
 static void
@@ -833,6 +858,7 @@ starling_log_view_set_model (StarlingLogView *self, GtkSelectionModel *model)
     }
   self->value = 0;
   bind_rows (self);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
 }
 
