@@ -342,6 +342,9 @@ st_broker_track_jti_locked (StBroker *b, StConn *conn, const char *jti)
 
   if (g_hash_table_contains (snap->revoked, jti))
     return false;
+  /* The same for a key removed since the token was verified. */
+  if (conn->kid && !g_hash_table_contains (snap->keys, conn->kid))
+    return false;
   conns = g_hash_table_lookup (b->live_jtis, jti);
   if (!conns)
     {
@@ -364,6 +367,38 @@ st_broker_untrack_jti_locked (StBroker *b, StConn *conn, const char *jti)
     g_hash_table_remove (b->live_jtis, jti);
 }
 
+/* Tells every live connection whose token a removed key signed
+ * (DISCONNECT 0x87, as for a revoked token): a key is removed because it
+ * must no longer be trusted. The new snapshot is out before the lock is
+ * taken: a connection tracked after this scan sees the removal itself
+ * (st_broker_track_jti_locked). */
+static void
+disconnect_unkeyed (StBroker *b)
+{
+  g_autoptr (StAuthSnapshot) snap = st_auth_snapshot_get (&b->auth);
+  g_autoptr (GPtrArray) found = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+
+  st_broker_lock (b);
+  g_hash_table_iter_init (&it, b->live_jtis);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      GPtrArray *conns = value;
+
+      for (guint j = 0; j < conns->len; j++)
+        {
+          StConn *conn = g_ptr_array_index (conns, j);
+
+          if (conn->kid && !g_hash_table_contains (snap->keys, conn->kid))
+            g_ptr_array_add (found, st_conn_ref (conn));
+        }
+    }
+  st_broker_unlock (b);
+  for (guint i = 0; i < found->len; i++)
+    st_conn_revoked (g_ptr_array_index (found, i));
+}
+
 void
 st_broker_set_keys (StBroker *broker, StSigningKey *const *keys, guint n_keys)
 {
@@ -372,6 +407,7 @@ st_broker_set_keys (StBroker *broker, StSigningKey *const *keys, guint n_keys)
   /* The newest key (keys come oldest first, as the store lists them and
    * as credentials are signed) signs the hook's requests. */
   st_hook_queue_set_key (broker->hook, n_keys ? keys[n_keys - 1] : NULL);
+  disconnect_unkeyed (broker);
 }
 
 /* Tells every live connection of these jtis (DISCONNECT 0x87). The new

@@ -80,6 +80,7 @@ st_conn_unref (StConn *conn)
   g_free (conn->client_id);
   g_free (conn->sni);
   g_free (conn->jti);
+  g_free (conn->kid);
   g_strfreev (conn->acl);
   g_free (conn->acl_bytes);
   g_free (conn);
@@ -350,6 +351,7 @@ token_authenticate (StConn *conn, StBroker *broker, const MqttConnect *c, StJwt 
     return MQTT_RC_CLIENT_ID_NOT_VALID;
 
   conn->jti = g_strdup (claims->jti);
+  conn->kid = g_strdup (kid);
   conn->token_exp = claims->exp;
   /* '#' alone restricts nothing: skip the per-PUBLISH check entirely. */
   if (claims->topic_acl && !g_strv_contains ((const char *const *) claims->topic_acl, "#"))
@@ -966,7 +968,7 @@ revoked_cb (void *data)
 
   if (conn->state == ST_CONN_ACTIVE)
     {
-      g_info ("client %s: token %s revoked", conn_name (conn), conn->jti ? conn->jti : "");
+      g_info ("client %s: token %s revoked, or its key removed", conn_name (conn), conn->jti ? conn->jti : "");
       conn_close (conn, MQTT_RC_NOT_AUTHORIZED);
     }
   st_conn_unref (conn);

@@ -57,6 +57,7 @@ struct _StConn {
   /* Token brokers: what the verified credential allows, copied at CONNECT
    * so that the per-PUBLISH check reads only this connection's memory. */
   char        *jti;            /* tracked in broker->live_jtis while set */
+  char        *kid;            /* the key that signed the token: removing it ends the connection */
   gint64       token_exp;      /* Unix seconds; 0 = never */
   char       **acl;            /* topicAcl filters; NULL = no restriction */
   MqttBytes   *acl_bytes;      /* the same as MqttBytes */

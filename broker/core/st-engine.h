@@ -76,7 +76,9 @@ void      st_engine_set_public_host (StEngine *engine, const char *host);
 typedef struct _StSigningKey StSigningKey;
 
 /* Replaces the keys that verify this broker's tokens (each by its kid; the
- * broker takes references). Rotation passes old and new keys together. */
+ * broker takes references). Rotation passes old and new keys together.
+ * Connected clients whose token a key no longer in the set signed get
+ * DISCONNECT 0x87 (3.1.1: closed), as for a revoked token. */
 void      st_broker_set_keys        (StBroker            *broker,
                                      StSigningKey *const *keys,
                                      guint                n_keys);

@@ -739,6 +739,19 @@ expect_disconnect (MqttConn *c, guint8 reason)
   g_assert_cmphex (buf[2], ==, reason);
 }
 
+/* The connection is still open: a PINGREQ gets its PINGRESP. */
+static void
+expect_alive (MqttConn *c)
+{
+  static const guint8 pingreq[] = { 0xC0, 0x00 };
+  guint8 buf[2];
+
+  g_assert_cmpint (SSL_write (c->ssl, pingreq, sizeof pingreq), ==, (int) sizeof pingreq);
+  conn_read (c, buf, 2);
+  g_assert_cmphex (buf[0], ==, 0xD0);
+  g_assert_cmphex (buf[1], ==, 0x00);
+}
+
 static void
 test_mqtt (Fixture *f, gconstpointer data)
 {
@@ -1011,7 +1024,10 @@ test_keys (Fixture *f, gconstpointer data)
   g_autofree char *rotate_missing = ns_path (f, "/kr/brokers/nobody/keys/rotate");
   g_autofree char *unknown_key = ns_path (f, "/kr/brokers/tok/keys/no-such-kid");
   g_autofree char *keys_dir = ns_path (f, "/kr/brokers/tok/keys/");
+  g_autofree char *creds2 = ns_path (f, "/kr/brokers/tok/credentials?clientid=c2");
   const char *host = "tok.kr.localhost";
+  g_autoptr(MqttConn) on_old = NULL;
+  g_autoptr(MqttConn) on_new = NULL;
   JsonArray *keys;
 
   g_autoptr(JsonObject) ns = call (f, "POST", f->ns_path, "{\"name\": \"kr\"}", 200);
@@ -1037,10 +1053,17 @@ test_keys (Fixture *f, gconstpointer data)
   g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", old_token, NULL), ==, 0);
   g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", new_token, NULL), ==, 0);
 
-  /* Removing the old key ends its tokens. */
+  /* Removing the old key ends its tokens, and cuts off the clients
+   * connected with one (0x87, as a revocation does); the others stay. */
+  g_autoptr(JsonObject) issued_c2 = call (f, "GET", creds2, NULL, 200);
+  g_autofree char *c2_token = g_strdup (json_object_get_string_member (result_object (issued_c2), "c2"));
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", old_token, &on_old), ==, 0);
+  g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c2", c2_token, &on_new), ==, 0);
   g_autofree char *old_key = g_strconcat (keys_dir, old_kid, NULL);
   g_autoptr(JsonObject) removed = call (f, "DELETE", old_key, NULL, 200);
   g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (removed, "result")));
+  expect_disconnect (on_old, 0x87);
+  expect_alive (on_new);
   g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", old_token, NULL), ==, 0x86);
   g_assert_cmpint (mqtt_open_sni_auth (f->mqtts_port, host, "c1", new_token, NULL), ==, 0);
   g_autoptr(JsonObject) last = call (f, "GET", keys_path, NULL, 200);
