@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 
 #include "starling-log-view.h"
 #include "starling-message.h"
@@ -202,6 +203,8 @@ struct _StarlingLogView
   guint              first_shown;
 
   int                fixed_w[STARLING_LOG_N_COLUMNS];   /* 0 for the flexible ones */
+  int                topic_w;       /* set by dragging its edge in the header; -1: a share of the width */
+  int                drag_start_w;  /* the topic column's width when a drag began; -1: no drag */
   gboolean           fixed_valid;
   int                header_height;
   int                row_height;    /* from the last layout; 0 before the first */
@@ -284,7 +287,10 @@ compute_columns (StarlingLogView *self, int width, int *x, int *w)
   for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
     fixed += self->fixed_w[i];
   flex = MAX (width - fixed - COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1), 2 * FLEX_MIN);
-  topic = CLAMP ((int) (flex * TOPIC_SHARE), MIN (TOPIC_MIN, flex - FLEX_MIN), TOPIC_MAX);
+  if (self->topic_w >= 0)
+    topic = CLAMP (self->topic_w, FLEX_MIN, flex - FLEX_MIN);
+  else
+    topic = CLAMP ((int) (flex * TOPIC_SHARE), MIN (TOPIC_MIN, flex - FLEX_MIN), TOPIC_MAX);
   for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
     {
       if (i == STARLING_LOG_COLUMN_TOPIC)
@@ -639,6 +645,92 @@ move_cursor (GtkWidget *widget, const char *action_name, GVariant *args)
   starling_log_view_scroll_to (self, (guint) target);
 }
 
+/* ---- The topic column's edge, dragged in the header --------------------------------- */
+
+#define EDGE_SLOP 5
+
+/* The topic column's right edge in the view's coordinates, and its width. */
+static gboolean
+topic_edge (StarlingLogView *self, double *edge, double *width)
+{
+  graphene_rect_t bounds;
+
+  if (!gtk_widget_compute_bounds (STARLING_LOG_ROW (self->header)->cells[STARLING_LOG_COLUMN_TOPIC],
+                                  GTK_WIDGET (self), &bounds))
+    return FALSE;
+  *edge = bounds.origin.x + bounds.size.width + COLUMN_SPACING / 2.0;
+  *width = bounds.size.width;
+  return TRUE;
+}
+
+static gboolean
+on_topic_edge (StarlingLogView *self, double x, double y)
+{
+  double edge, width;
+
+  return y >= 0 && y < self->header_height && topic_edge (self, &edge, &width) && fabs (x - edge) <= EDGE_SLOP;
+}
+
+static void
+set_topic_width (StarlingLogView *self, int width)
+{
+  self->topic_w = width;
+  /* The rows keep their size: each must lay its cells out again. */
+  gtk_widget_queue_allocate (self->header);
+  for (guint i = 0; i < self->rows->len; i++)
+    gtk_widget_queue_allocate (g_ptr_array_index (self->rows, i));
+}
+
+static void
+on_motion (GtkEventControllerMotion *motion, double x, double y, StarlingLogView *self)
+{
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self),
+                                   self->drag_start_w >= 0 || on_topic_edge (self, x, y) ? "col-resize" : NULL);
+}
+
+static void
+on_leave (GtkEventControllerMotion *motion, StarlingLogView *self)
+{
+  if (self->drag_start_w < 0)
+    gtk_widget_set_cursor (GTK_WIDGET (self), NULL);
+}
+
+static void
+on_drag_begin (GtkGestureDrag *drag, double x, double y, StarlingLogView *self)
+{
+  double edge, width;
+
+  if (!on_topic_edge (self, x, y) || !topic_edge (self, &edge, &width))
+    {
+      gtk_gesture_set_state (GTK_GESTURE (drag), GTK_EVENT_SEQUENCE_DENIED);
+      return;
+    }
+  self->drag_start_w = (int) width;
+  gtk_gesture_set_state (GTK_GESTURE (drag), GTK_EVENT_SEQUENCE_CLAIMED);
+}
+
+static void
+on_drag_update (GtkGestureDrag *drag, double dx, double dy, StarlingLogView *self)
+{
+  if (self->drag_start_w >= 0)
+    set_topic_width (self, MAX (self->drag_start_w + (int) dx, FLEX_MIN));
+}
+
+static void
+on_drag_end (GtkGestureDrag *drag, double dx, double dy, StarlingLogView *self)
+{
+  on_drag_update (drag, dx, dy, self);
+  self->drag_start_w = -1;
+}
+
+/* A double click on the edge gives the column its share of the width back. */
+static void
+on_header_pressed (GtkGestureClick *click, int n_press, double x, double y, StarlingLogView *self)
+{
+  if (n_press == 2 && on_topic_edge (self, x, y))
+    set_topic_width (self, -1);
+}
+
 static void
 set_adjustment (StarlingLogView *self, GtkAdjustment **slot, GtkAdjustment *adjustment)
 {
@@ -802,6 +894,8 @@ static void
 starling_log_view_init (StarlingLogView *self)
 {
   GtkGesture *click = gtk_gesture_click_new ();
+  GtkGesture *drag;
+  GtkEventController *motion;
 
   self->rows = g_ptr_array_new ();
   self->reveal = GTK_INVALID_LIST_POSITION;
@@ -821,7 +915,23 @@ starling_log_view_init (StarlingLogView *self)
 
   gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
   g_signal_connect (click, "pressed", G_CALLBACK (on_pressed), self);
+  g_signal_connect (click, "pressed", G_CALLBACK (on_header_pressed), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+
+  /* The topic column is as wide as the user drags its edge. */
+  self->topic_w = -1;
+  self->drag_start_w = -1;
+  drag = gtk_gesture_drag_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), GDK_BUTTON_PRIMARY);
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
+  g_signal_connect (drag, "drag-end", G_CALLBACK (on_drag_end), self);
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (drag), GTK_PHASE_CAPTURE);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
 }
 
 GtkWidget *

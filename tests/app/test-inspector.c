@@ -675,6 +675,44 @@ log_topic (guint i)
   return g_strdup_printf ("log/%u", i);
 }
 
+/* The widget's (first) event controller of that type. */
+static GtkEventController *
+find_controller (GtkWidget *widget, GType type)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (controller, type))
+        return GTK_EVENT_CONTROLLER (controller);   /* the widget keeps it */
+    }
+  g_error ("%s has no %s", G_OBJECT_TYPE_NAME (widget), g_type_name (type));
+}
+
+typedef struct {
+  GtkWidget *widget;
+  int        width;
+} WidthIs;
+
+static gboolean
+width_is (gpointer data)
+{
+  WidthIs *want = data;
+
+  return gtk_widget_get_width (want->widget) == want->width;
+}
+
+static void
+wait_width (GtkWidget *widget, int width)
+{
+  WidthIs want = { widget, width };
+
+  if (!app_test_wait (width_is, &want, 10000))
+    g_error ("%s is %d wide, not %d", G_OBJECT_TYPE_NAME (widget), gtk_widget_get_width (widget), width);
+}
+
 static gboolean
 row_selected (StarlingLogView *view, guint n)
 {
@@ -804,18 +842,9 @@ test_log_view (void)
   /* A click selects the row under the pointer: the third on screen (the
    * header's height is the scrollable's border). */
   {
-    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (view));
-    GtkGesture *click = NULL;
+    GtkEventController *click = find_controller (GTK_WIDGET (view), GTK_TYPE_GESTURE_CLICK);
     GtkBorder border;
 
-    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-      {
-        g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
-
-        if (GTK_IS_GESTURE_CLICK (controller))
-          click = GTK_GESTURE (controller);
-      }
-    g_assert_nonnull (click);
     g_assert_true (gtk_scrollable_get_border (GTK_SCROLLABLE (view), &border));
     g_assert_cmpint (border.top, >, 0);
     double upper = 1000.0 * row_height, value = upper - gtk_adjustment_get_page_size (vadj);
@@ -832,6 +861,44 @@ test_log_view (void)
     /* On the header: nothing. */
     g_signal_emit_by_name (click, "pressed", 1, 10.0, border.top / 2.0);
     g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, under);
+  }
+
+  /* Dragging the topic column's edge in the header widens the column in
+   * the header and every row; a drag elsewhere does nothing; a double
+   * click on the edge gives the column its share of the width back. */
+  {
+    GtkEventController *drag = find_controller (GTK_WIDGET (view), GTK_TYPE_GESTURE_DRAG);
+    GtkEventController *click = find_controller (GTK_WIDGET (view), GTK_TYPE_GESTURE_CLICK);
+    GtkWidget *header = gtk_widget_get_last_child (GTK_WIDGET (view));
+    GtkWidget *title = gtk_widget_get_next_sibling (gtk_widget_get_first_child (header));
+    GtkWidget *first_row = gtk_widget_get_first_child (GTK_WIDGET (view));
+    GtkWidget *cell = gtk_widget_get_next_sibling (gtk_widget_get_first_child (first_row));
+    int before = gtk_widget_get_width (title);
+    GtkBorder border;
+    graphene_rect_t bounds;
+    double edge;
+
+    g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (title)), ==, "Topic");
+    g_assert_cmpint (gtk_widget_get_width (cell), ==, before);
+    g_assert_true (gtk_scrollable_get_border (GTK_SCROLLABLE (view), &border));
+    g_assert_true (gtk_widget_compute_bounds (title, GTK_WIDGET (view), &bounds));
+    edge = bounds.origin.x + bounds.size.width + 6;
+
+    g_signal_emit_by_name (drag, "drag-begin", 5.0, border.top / 2.0);
+    g_signal_emit_by_name (drag, "drag-update", 40.0, 0.0);
+    g_signal_emit_by_name (drag, "drag-end", 40.0, 0.0);
+    app_test_settle (100);
+    g_assert_cmpint (gtk_widget_get_width (title), ==, before);
+
+    g_signal_emit_by_name (drag, "drag-begin", edge, border.top / 2.0);
+    g_signal_emit_by_name (drag, "drag-update", 50.0, 0.0);
+    g_signal_emit_by_name (drag, "drag-end", 50.0, 0.0);
+    wait_width (title, before + 50);
+    wait_width (cell, before + 50);
+
+    g_signal_emit_by_name (click, "pressed", 2, edge + 50, border.top / 2.0);
+    wait_width (title, before);
+    wait_width (cell, before);
   }
 
   /* Newest last, from empty: the view follows the bottom as messages come. */
