@@ -366,6 +366,12 @@ bind_rows (StarlingLogView *self)
 
   if (self->row_height <= 0)
     return;   /* before the first layout, which binds through a tick */
+  /* Off screen (another tab, a hidden pane), the rows wait for the map. */
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+    {
+      self->value = CLAMP (self->value, 0, max_value (self));
+      return;
+    }
   self->value = CLAMP (self->value, 0, max_value (self));
   /* Enough rows for a partly shown one at each end. */
   needed = (guint) ((self->page + self->row_height - 1) / self->row_height) + 1;
@@ -575,6 +581,13 @@ starling_log_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     line.alpha *= 0.15f;
     gtk_snapshot_append_color (snapshot, &line, &GRAPHENE_RECT_INIT (0, self->header_height - 1, width, 1));
   }
+}
+
+static void
+starling_log_view_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (starling_log_view_parent_class)->map (widget);
+  bind_rows (STARLING_LOG_VIEW (widget));
 }
 
 static void
@@ -865,6 +878,7 @@ starling_log_view_class_init (StarlingLogViewClass *klass)
   widget_class->measure = starling_log_view_measure;
   widget_class->size_allocate = starling_log_view_size_allocate;
   widget_class->snapshot = starling_log_view_snapshot;
+  widget_class->map = starling_log_view_map;
   widget_class->css_changed = starling_log_view_css_changed;
   widget_class->system_setting_changed = starling_log_view_system_setting_changed;
 

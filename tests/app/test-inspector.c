@@ -923,6 +923,21 @@ test_log_view (void)
   top = log_topic (next - 1 - (starling_log_view_get_n_shown (view) - 1));
   wait_log_shows (view, top, LOG_BOTTOM);
 
+  /* Hidden, the view leaves its rows alone; shown again, it shows what
+   * came meanwhile, still at the bottom. */
+  {
+    g_autofree char *before = g_strdup (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_TOPIC));
+
+    gtk_widget_set_visible (scrolled, FALSE);
+    feed_log (log, next, 7);
+    next += 7;
+    g_assert_cmpstr (starling_log_view_get_cell_text (view, 0, STARLING_LOG_COLUMN_TOPIC), ==, before);
+    gtk_widget_set_visible (scrolled, TRUE);
+    g_free (top);
+    top = log_topic (next - 1 - (starling_log_view_get_n_shown (view) - 1));
+    wait_log_shows (view, top, LOG_BOTTOM);
+  }
+
   gtk_window_destroy (window);
 }
 
