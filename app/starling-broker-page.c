@@ -32,6 +32,8 @@ struct _StarlingBrokerPage
   char                 *endpoint;
   char                 *ca_pem;
   GHashTable           *client_ids;    /* jti → client id, for the revocation list */
+  guint                 stats_id;      /* the hook counters' refresh, while mapped */
+  gboolean              stats_pending;
   GtkFileChooserNative *save_chooser;
 
   GtkStack             *stack;
@@ -294,7 +296,7 @@ get_text (GtkTextView *view)
 /* ---- The broker ----------------------------------------------------------- */
 
 /* The hook's counters since the server started (on_publish.stats, beyond
- * Cloudflare), shown as of the page's last load. */
+ * Cloudflare), refreshed while on screen (stats_tick). */
 static void
 fill_hook_stats (StarlingBrokerPage *self, JsonObject *hook)
 {
@@ -421,6 +423,45 @@ broker_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_stack_set_visible_child_name (self->stack, "content");
   update_state (self);
   load_sections (self);
+}
+
+/* The hook's counters move with the traffic: while they are on screen,
+ * they are fetched again every few seconds, quietly (no spinner, no busy
+ * state; a failure shows at the next reload instead). */
+#define STATS_REFRESH_S 2
+
+static void
+stats_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(StarlingBrokerPage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = st_api_client_request_finish (self->client, result, &error);
+  JsonNode *on_publish;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self->stats_pending = FALSE;
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return;
+  on_publish = json_object_get_member (json_node_get_object (node), "on_publish");
+  if (on_publish != NULL && JSON_NODE_HOLDS_OBJECT (on_publish))
+    fill_hook_stats (self, json_node_get_object (on_publish));
+}
+
+static gboolean
+stats_tick (gpointer data)
+{
+  StarlingBrokerPage *self = data;
+  g_autofree char *path = NULL;
+
+  if (!self->loaded || self->stats_pending || self->busy > 0 ||
+      !gtk_widget_is_drawable (GTK_WIDGET (self->hook_stats_row)))
+    return G_SOURCE_CONTINUE;
+  self->stats_pending = TRUE;
+  path = broker_path (self, NULL);
+  st_api_client_request_async (self->client, "GET", path, NULL, NULL, self->cancellable,
+                               stats_loaded_cb, g_object_ref (self));
+  return G_SOURCE_CONTINUE;
 }
 
 void
@@ -1068,6 +1109,7 @@ starling_broker_page_dispose (GObject *object)
   StarlingBrokerPage *self = STARLING_BROKER_PAGE (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->stats_id, g_source_remove);
   if (self->save_chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->save_chooser));
   g_clear_object (&self->save_chooser);
@@ -1085,6 +1127,25 @@ view_changed_cb (StarlingBrokerPage *self)
 
   if (g_strcmp0 (name, "traffic") == 0 && adw_bin_get_child (self->traffic_bin) == NULL)
     adw_bin_set_child (self->traffic_bin, starling_inspector_new (self->client, self->ns, self->broker));
+}
+
+static void
+starling_broker_page_map (GtkWidget *widget)
+{
+  StarlingBrokerPage *self = STARLING_BROKER_PAGE (widget);
+
+  GTK_WIDGET_CLASS (starling_broker_page_parent_class)->map (widget);
+  if (self->stats_id == 0)
+    self->stats_id = g_timeout_add_seconds (STATS_REFRESH_S, stats_tick, self);
+}
+
+static void
+starling_broker_page_unmap (GtkWidget *widget)
+{
+  StarlingBrokerPage *self = STARLING_BROKER_PAGE (widget);
+
+  g_clear_handle_id (&self->stats_id, g_source_remove);
+  GTK_WIDGET_CLASS (starling_broker_page_parent_class)->unmap (widget);
 }
 
 static void
@@ -1111,6 +1172,8 @@ starling_broker_page_class_init (StarlingBrokerPageClass *klass)
 
   object_class->dispose = starling_broker_page_dispose;
   object_class->finalize = starling_broker_page_finalize;
+  widget_class->map = starling_broker_page_map;
+  widget_class->unmap = starling_broker_page_unmap;
 
   /**
    * StarlingBrokerPage::changed:

@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "app-test.h"
 #include "client/st-api-client.h"
@@ -509,6 +510,43 @@ set_view_text (GtkTextView *view, const char *text)
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (view), text, -1);
 }
 
+/* An on-publish hook that passes every message: it answers each request
+ * with the messages it was sent, as the Worker that changes nothing. */
+static void
+hook_pass (SoupServer        *server,
+           SoupServerMessage *msg,
+           const char        *path,
+           GHashTable        *query,
+           gpointer           data)
+{
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  guint *n_requests = data;
+
+  (*n_requests)++;
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY,
+                                    g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+/* Serves hook_pass on a loopback port, in this thread's main context
+ * (which the test's waits iterate). */
+static SoupServer *
+hook_server_new (guint *n_requests, char **url)
+{
+  SoupServer *server = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  soup_server_add_handler (server, "/hook", hook_pass, n_requests, NULL);
+  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  g_assert_nonnull (uris);
+  *url = g_strdup_printf ("http://127.0.0.1:%d/hook", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return server;
+}
+
 static void
 test_admin_flow (Fixture *f, gconstpointer data)
 {
@@ -522,6 +560,10 @@ test_admin_flow (Fixture *f, gconstpointer data)
   const char *endpoint;
   g_autofree char *mosquitto = NULL;
   g_autofree char *kitchen_jti = NULL;
+  g_autoptr(SoupServer) hook_server = NULL;
+  g_autofree char *hook_url = NULL;
+  g_autofree char *hook_row_text = NULL;
+  guint n_hook_requests = 0;
   guint expect[2];
   JsonArray *list;
 
@@ -782,7 +824,9 @@ test_admin_flow (Fixture *f, gconstpointer data)
     g_clear_pointer (&node, json_node_unref);
   }
 
-  /* 8. Edit the broker: no expiry, a hook that delivers when it fails. */
+  /* 8. Edit the broker: no expiry, a hook (a real HTTP server here) that
+   * delivers when it fails. */
+  hook_server = hook_server_new (&n_hook_requests, &hook_url);
   gtk_widget_activate_action (broker_page, "broker.edit", NULL);
   dialog = wait_toplevel (STARLING_TYPE_BROKER_DIALOG);
   wait_until (dialog_idle, dialog, "the broker to load in the dialog");
@@ -792,7 +836,7 @@ test_admin_flow (Fixture *f, gconstpointer data)
                    ==, 2);
   g_assert_false (gtk_widget_is_sensitive (child (dialog, STARLING_TYPE_BROKER_DIALOG, "failure_row")));
   adw_combo_row_set_selected (child (dialog, STARLING_TYPE_BROKER_DIALOG, "expiration_unit_row"), STARLING_EXPIRY_NONE);
-  gtk_editable_set_text (child (dialog, STARLING_TYPE_BROKER_DIALOG, "on_publish_row"), "http://127.0.0.1:9/hook");
+  gtk_editable_set_text (child (dialog, STARLING_TYPE_BROKER_DIALOG, "on_publish_row"), hook_url);
   g_assert_true (gtk_widget_is_sensitive (child (dialog, STARLING_TYPE_BROKER_DIALOG, "failure_row")));
   adw_combo_row_set_selected (child (dialog, STARLING_TYPE_BROKER_DIALOG, "failure_row"), 1);
   click (child (dialog, STARLING_TYPE_BROKER_DIALOG, "save_button"));
@@ -807,18 +851,51 @@ test_admin_flow (Fixture *f, gconstpointer data)
 
     g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "expiration")));
     g_assert_nonnull (hook);
-    g_assert_cmpstr (json_object_get_string_member (hook, "url"), ==, "http://127.0.0.1:9/hook");
+    g_assert_cmpstr (json_object_get_string_member (hook, "url"), ==, hook_url);
     g_assert_cmpstr (json_object_get_string_member (hook, "failure"), ==, "deliver");
   }
   g_clear_pointer (&node, json_node_unref);
   row = child (broker_page, STARLING_TYPE_BROKER_PAGE, "on_publish_row");
-  g_object_set_data (G_OBJECT (row), "expect", (gpointer) "http://127.0.0.1:9/hook (delivers messages when it fails)");
+  hook_row_text = g_strdup_printf ("%s (delivers messages when it fails)", hook_url);
+  g_object_set_data (G_OBJECT (row), "expect", hook_row_text);
   wait_until (subtitle_has, row, "the hook on the broker page");
   /* With a hook, its counters (none yet: nothing was published). */
   row = child (broker_page, STARLING_TYPE_BROKER_PAGE, "hook_stats_row");
   g_assert_true (gtk_widget_get_visible (row));
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==,
                    "0 sent, 0 delivered, 0 changed, 0 dropped, 0 failed");
+  /* They follow the traffic while on screen: a message published now goes
+   * through the hook, and the page shows it without a reload.  QoS 0:
+   * mosquitto_pub must not wait for an answer the hook (served by this
+   * thread, blocked in g_spawn_sync) gives only afterwards. */
+  {
+    static const char *const query[] = { "clientid", "hook-pub", NULL };
+    g_autoptr(JsonNode) issued = st_api_client_request (f->checker, "GET", "namespaces/home/brokers/sensors/credentials",
+                                                        query, NULL, NULL, &error);
+    g_autofree char *port = g_strdup_printf ("%u", f->server->mqtts_port);
+    g_autofree char *err = NULL;
+    const char *token;
+    int status = 0;
+
+    g_assert_no_error (error);
+    token = json_object_get_string_member (json_node_get_object (issued), "hook-pub");
+    {
+      const char *argv[] = { "mosquitto_pub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", port,
+                             "--cafile", f->server->ca_file, "-i", "hook-pub", "-u", "hook-pub", "-P", token,
+                             "-t", "home/kitchen/temp", "-m", "21.5", NULL };
+
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                    NULL, &err, &status, &error);
+    }
+    g_assert_no_error (error);
+    if (!g_spawn_check_wait_status (status, NULL))
+      g_error ("mosquitto_pub failed: %s", err);
+    /* They are fetched only while on screen: show the Overview tab. */
+    adw_view_stack_set_visible_child_name (child (broker_page, STARLING_TYPE_BROKER_PAGE, "view_stack"), "overview");
+    g_object_set_data (G_OBJECT (row), "expect", (gpointer) "1 sent, 1 delivered, 0 changed, 0 dropped, 0 failed");
+    wait_until (subtitle_has, row, "the hook's counters to count the message");
+    g_assert_cmpuint (n_hook_requests, ==, 1);
+  }
   g_assert_cmpstr (adw_action_row_get_subtitle (child (broker_page, STARLING_TYPE_BROKER_PAGE, "expiration_row")),
                    ==, "No expiry");
 
