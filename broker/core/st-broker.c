@@ -2,6 +2,7 @@
 
 #include "st-broker.h"
 #include "st-conn.h"
+#include "st-engine-private.h"
 #include "st-persist.h"
 #include "hooks/st-hook-queue.h"
 
@@ -404,6 +405,8 @@ st_broker_set_keys (StBroker *broker, StSigningKey *const *keys, guint n_keys)
 {
   g_return_if_fail (broker != NULL);
   st_auth_set_keys (&broker->auth, (StSigningKey **) keys, n_keys);
+  if (broker->engine)
+    st_engine_index_keys (broker->engine, broker, keys, n_keys);
   /* The newest key (keys come oldest first, as the store lists them and
    * as credentials are signed) signs the hook's requests. */
   st_hook_queue_set_key (broker->hook, n_keys ? keys[n_keys - 1] : NULL);

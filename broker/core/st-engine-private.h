@@ -16,6 +16,11 @@ struct _StEngine {
   StLimits    limits;
   pthread_mutex_t lock;       /* brokers, public host, loops array (pthread: see st-broker.h) */
   GPtrArray  *brokers;        /* StBroker*, owned */
+  /* Routing indexes over brokers, so a CONNECT costs the same with ten
+   * brokers or ten thousand: "<broker>.<namespace>" and each key's kid
+   * (owned strings) -> StBroker*. The first broker added keeps a name. */
+  GHashTable *by_name;
+  GHashTable *by_kid;
   GPtrArray  *removed;        /* StBroker*, owned: removed, kept until the engine goes */
   StBroker   *default_broker;
   char       *public_host;
@@ -40,6 +45,9 @@ bool      st_engine_count_connection   (StEngine *engine);
 void      st_engine_uncount_connection (StEngine *engine);
 
 void      st_engine_forget_conn (StEngine *engine, StConn *conn);
+
+/* broker's keys changed (st_broker_set_keys): their kids route to it. */
+void      st_engine_index_keys (StEngine *engine, StBroker *broker, StSigningKey *const *keys, guint n_keys);
 
 /* The hook client, started on first use; NULL once hooks are stopped. */
 struct _StHookClient *st_engine_get_hook_client (StEngine *engine);

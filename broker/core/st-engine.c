@@ -43,6 +43,8 @@ st_engine_new (const StLimits *limits)
     engine->limits.max_queued_messages = 1;
   pthread_mutex_init (&engine->lock, NULL);
   engine->brokers = g_ptr_array_new_with_free_func ((GDestroyNotify) st_broker_free);
+  engine->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  engine->by_kid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   engine->removed = g_ptr_array_new_with_free_func ((GDestroyNotify) st_broker_free);
   engine->loops = g_ptr_array_new ();
   engine->public_host = g_strdup ("localhost");
@@ -67,6 +69,8 @@ st_engine_free (StEngine *engine)
   for (guint i = 0; i < engine->loops->len; i++)
     loop_conns_free (g_ptr_array_index (engine->loops, i));
   g_ptr_array_unref (engine->loops);
+  g_hash_table_unref (engine->by_name);
+  g_hash_table_unref (engine->by_kid);
   g_ptr_array_unref (engine->brokers);
   g_ptr_array_unref (engine->removed);
   pthread_mutex_destroy (&engine->lock);
@@ -88,11 +92,42 @@ st_engine_add_broker (StEngine   *engine,
 
   pthread_mutex_lock (&engine->lock);
   g_ptr_array_add (engine->brokers, b);
+  {
+    char *name = g_strdup_printf ("%s.%s", b->name, b->namespace_name);
+
+    if (g_hash_table_contains (engine->by_name, name))
+      g_free (name);
+    else
+      g_hash_table_insert (engine->by_name, name, b);
+  }
   pthread_mutex_unlock (&engine->lock);
   if (!st_persist_load (b, &error))
     g_warning ("broker %s.%s starts without its stored state: %s", b->name, b->namespace_name,
                error->message);
   return b;
+}
+
+static gboolean
+points_to (gpointer key, gpointer value, gpointer broker)
+{
+  return value == broker;
+}
+
+void
+st_engine_index_keys (StEngine *engine, StBroker *broker, StSigningKey *const *keys, guint n_keys)
+{
+  pthread_mutex_lock (&engine->lock);
+  g_hash_table_foreach_remove (engine->by_kid, points_to, broker);
+  /* A removed broker routes nothing. */
+  if (g_ptr_array_find (engine->brokers, broker, NULL))
+    for (guint i = 0; i < n_keys; i++)
+      {
+        const char *kid = st_signing_key_get_kid (keys[i]);
+
+        if (!g_hash_table_contains (engine->by_kid, kid))
+          g_hash_table_insert (engine->by_kid, g_strdup (kid), broker);
+      }
+  pthread_mutex_unlock (&engine->lock);
 }
 
 void
@@ -110,6 +145,8 @@ st_engine_remove_broker (StEngine *engine, StBroker *broker)
         found = true;
         break;
       }
+  g_hash_table_foreach_remove (engine->by_name, points_to, broker);
+  g_hash_table_foreach_remove (engine->by_kid, points_to, broker);
   if (engine->default_broker == broker)
     engine->default_broker = NULL;
   pthread_mutex_unlock (&engine->lock);
@@ -176,39 +213,21 @@ broker_by_sni_locked (StEngine *engine, const char *sni)
           host[hlen - plen - 1] = '\0';
           char *dot = strchr (host, '.');
 
+          /* host is now "<broker>.<namespace>", as by_name's keys. */
           if (dot)
-            {
-              *dot = '\0';
-              for (guint i = 0; i < engine->brokers->len; i++)
-                {
-                  StBroker *b = g_ptr_array_index (engine->brokers, i);
-
-                  if (strcmp (b->name, host) == 0 && strcmp (b->namespace_name, dot + 1) == 0)
-                    {
-                      found = b;
-                      break;
-                    }
-                }
-            }
+            found = g_hash_table_lookup (engine->by_name, host);
         }
     }
   return found;
 }
 
-/* engine->lock held. Keys are read from each broker's snapshot, lock-free. */
+/* engine->lock held. */
 static StBroker *
 broker_by_kid_locked (StEngine *engine, const char *kid)
 {
-  if (!kid)
-    return NULL;
-  for (guint i = 0; i < engine->brokers->len; i++)
-    {
-      StBroker *b = g_ptr_array_index (engine->brokers, i);
+  StBroker *b = kid ? g_hash_table_lookup (engine->by_kid, kid) : NULL;
 
-      if (b->auth_type == ST_AUTH_TOKEN && st_auth_has_kid (&b->auth, kid))
-        return b;
-    }
-  return NULL;
+  return b && b->auth_type == ST_AUTH_TOKEN ? b : NULL;
 }
 
 StBroker *

@@ -494,6 +494,23 @@ test_routing_by_kid (void)
                                          st_signing_key_get_kid (fx.kb)) == fx.a);
   g_assert_true (st_engine_route_broker (fx.engine, NULL, st_signing_key_get_kid (fx.kb)) == fx.b);
   g_assert_true (st_engine_route_broker (fx.engine, NULL, st_signing_key_get_kid (fx.kx)) == fx.a);
+  /* Keys that change route with them: a rotated-in kid reaches alpha, a
+   * removed one nothing (then alpha gets its key back). */
+  {
+    g_autoptr (StSigningKey) knew = st_signing_key_generate (NULL);
+    StSigningKey *both[] = { fx.ka, knew };
+
+    g_assert_nonnull (knew);
+    st_broker_set_keys (fx.a, both, 2);
+    g_assert_true (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (knew)) == fx.a);
+    g_assert_true (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (fx.ka)) == fx.a);
+    st_broker_set_keys (fx.a, &knew, 1);
+    g_assert_null (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (fx.ka)));
+    g_assert_true (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (fx.kb)) == fx.b);
+    st_broker_set_keys (fx.a, &fx.ka, 1);
+    g_assert_null (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (knew)));
+    g_assert_true (st_engine_find_broker_by_kid (fx.engine, st_signing_key_get_kid (fx.ka)) == fx.a);
+  }
 
   /* the same client id in both worlds: no takeover, no crossing */
   assert_accepted (&sa, MQTT_V5, "01HSAME", ta);

@@ -44,6 +44,9 @@ test_sni (void)
   g_assert_true (st_engine_pick_broker (e, NULL) == b);
   g_assert_true (st_engine_pick_broker (e, "unknown.host") == b);
   g_assert_true (st_engine_pick_broker (e, "alpha.ns.mq.example.com") == a);
+  /* A removed broker's name reaches the default. */
+  st_engine_remove_broker (e, a);
+  g_assert_true (st_engine_pick_broker (e, "alpha.ns.mq.example.com") == b);
   st_engine_free (e);
 }
 
