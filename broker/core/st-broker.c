@@ -226,6 +226,14 @@ st_broker_attach_locked (StBroker   *b,
   return s;
 }
 
+StConn *
+st_broker_live_conn_locked (StBroker *b, const char *client_id)
+{
+  StSession *s = g_hash_table_lookup (b->sessions, client_id);
+
+  return s ? s->conn : NULL;
+}
+
 void
 st_broker_detach_locked (StBroker *b, StConn *conn, bool publish_will, GPtrArray *wake)
 {

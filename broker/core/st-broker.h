@@ -113,6 +113,10 @@ void      st_broker_wake (GPtrArray *wake);
 bool      st_broker_track_jti_locked   (StBroker *b, StConn *conn, const char *jti);
 void      st_broker_untrack_jti_locked (StBroker *b, StConn *conn, const char *jti);
 
+/* The connection that holds client_id's session now, or NULL (no
+ * reference taken: valid while the lock is held). */
+StConn   *st_broker_live_conn_locked (StBroker *b, const char *client_id);
+
 /* The broker was deleted: ends every session (no wills), drops retained
  * messages and tells connected clients (DISCONNECT 0x8B). */
 void      st_broker_remove (StBroker *b);

@@ -28,6 +28,23 @@ typedef struct {
 
 static void conn_pump (StConn *conn);
 
+/* What a CONNECT's session phase needs, kept when it waits (takeover). */
+typedef struct _ConnectRest ConnectRest;
+struct _ConnectRest {
+  StBroker   *broker;
+  StMessage  *will;            /* owned */
+  uint32_t    will_delay;
+  MqttVersion version;
+  bool        clean_start;
+  bool        assign;
+  uint32_t    expiry;
+  bool        expiry_capped;
+  uint16_t    receive_max;
+  uint16_t    keep_alive;
+  bool        server_keep_alive;
+  bool        response_info;
+};
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 StConn *
@@ -66,6 +83,11 @@ st_conn_unref (StConn *conn)
   if (!conn || !st_ref_dec (&conn->ref))
     return;
   g_assert (conn->session == NULL);
+  if (conn->waiting_connect)
+    {
+      g_clear_pointer (&conn->waiting_connect->will, st_message_unref);
+      g_free (conn->waiting_connect);
+    }
   st_buf_clear (&conn->out);
   g_array_unref (conn->sends);
   g_array_unref (conn->send_ids);
@@ -418,6 +440,8 @@ count_levels (MqttBytes topic)
 static void collect_resends_locked (StConn *conn, StSession *s);
 static void send_collected (StConn *conn);
 
+static void connect_finish (StConn *conn, ConnectRest *rest);
+
 static void
 handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
 {
@@ -571,6 +595,106 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
         will_delay = c->will_props.will_delay_interval;
     }
 
+  ConnectRest rest = {
+    .broker = broker, .will = will, .will_delay = will_delay, .version = v,
+    .clean_start = c->clean_start, .assign = assign, .expiry = expiry, .expiry_capped = expiry_capped,
+    .receive_max = receive_max, .keep_alive = keep_alive, .server_keep_alive = server_keep_alive,
+    .response_info = response_info,
+  };
+  connect_finish (conn, &rest);
+}
+
+/* ---- takeover ----------------------------------------------------------- */
+
+/* A CONNECT for a session a live connection holds waits until that
+ * connection has read what it was sent: its client may have acknowledged
+ * messages and sent DISCONNECT just before connecting again, on a socket
+ * another I/O thread (or a later epoll event) serves. Taking over first
+ * would send those messages again and publish a will the DISCONNECT had
+ * withdrawn. The new connection reads nothing more meanwhile. */
+typedef struct {
+  StConn *old;
+  StConn *conn;
+} Takeover;
+
+static void
+takeover_resume_cb (void *data)
+{
+  StConn *conn = data;
+  ConnectRest *rest = g_steal_pointer (&conn->waiting_connect);
+
+  if (rest != NULL)
+    {
+      if (conn->state == ST_CONN_AWAIT_CONNECT && conn->t)
+        {
+          connect_finish (conn, rest);
+          if (conn->state == ST_CONN_ACTIVE && conn->t)
+            {
+              /* What the client sent after CONNECT, in order. */
+              conn->input_paused = false;
+              st_transport_set_reading (conn->t, true);
+            }
+        }
+      else
+        g_clear_pointer (&rest->will, st_message_unref);
+      g_free (rest);
+    }
+  st_conn_unref (conn);
+}
+
+static void
+takeover_drain_cb (void *data)
+{
+  Takeover *tk = data;
+
+  if (tk->old->state == ST_CONN_ACTIVE && tk->old->t)
+    st_transport_read_now (tk->old->t);
+  st_loop_invoke (tk->conn->loop, takeover_resume_cb, tk->conn);
+  st_conn_unref (tk->old);
+  g_free (tk);
+}
+
+/* Broker lock held; released when this returns true (the CONNECT waits). */
+static bool
+takeover_wait_locked (StConn *conn, StBroker *broker, ConnectRest *rest)
+{
+  StConn *old;
+  Takeover *tk;
+
+  if (conn->takeover_waited || rest->assign)
+    return false;
+  old = st_broker_live_conn_locked (broker, conn->client_id);
+  if (old == NULL || old == conn)
+    return false;
+  conn->takeover_waited = true;
+  tk = g_new (Takeover, 1);
+  tk->old = st_conn_ref (old);
+  tk->conn = st_conn_ref (conn);
+  st_broker_unlock (broker);
+  conn->waiting_connect = g_memdup2 (rest, sizeof *rest);
+  conn->input_paused = true;
+  st_transport_set_reading (conn->t, false);
+  g_debug ("%s: CONNECT waits for %s's old connection to read its input", conn->info.peer_str,
+           conn->client_id);
+  st_loop_invoke (tk->old->loop, takeover_drain_cb, tk);
+  return true;
+}
+
+/* The CONNECT's session phase: attach (or take over) the session, CONNACK,
+ * and what a resumed session has to send. Owns rest->will. */
+static void
+connect_finish (StConn *conn, ConnectRest *rest)
+{
+  const StLimits *limits = &conn->engine->limits;
+  StBroker *broker = rest->broker;
+  StMessage *will = rest->will;
+  MqttVersion v = rest->version;
+  bool v5 = v == MQTT_V5;
+  bool assign = rest->assign;
+  uint32_t expiry = rest->expiry;
+  uint16_t keep_alive = rest->keep_alive;
+
+  rest->will = NULL;
   /* Session. */
   bool present;
   StConn *kicked = NULL;
@@ -581,6 +705,12 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
       st_broker_unlock (broker);
       g_clear_pointer (&will, st_message_unref);
       connack_refuse (conn, v, MQTT_RC_SERVER_UNAVAILABLE);
+      return;
+    }
+  if (takeover_wait_locked (conn, broker, rest))
+    {
+      /* rest (and its will) now wait in conn->waiting_connect. */
+      conn->waiting_connect->will = will;
       return;
     }
   /* Under the lock, so a revocation cannot slip between check and tracking. */
@@ -598,11 +728,11 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
       conn->client_id = st_broker_assign_client_id_locked (broker);
     }
   conn->broker = broker;
-  StSession *s = st_broker_attach_locked (broker, conn, conn->client_id, v, c->clean_start,
+  StSession *s = st_broker_attach_locked (broker, conn, conn->client_id, v, rest->clean_start,
                                           expiry, &present, &kicked, conn->wake);
-  s->receive_max = receive_max;
+  s->receive_max = rest->receive_max;
   s->will = will;
-  s->will_delay = will_delay;
+  s->will_delay = rest->will_delay;
   collect_resends_locked (conn, s);
   st_broker_unlock (broker);
   st_broker_wake (conn->wake);
@@ -640,17 +770,17 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
           ap->present |= MQTT_PROP_BIT (MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
           ap->assigned_client_identifier = MQTT_BYTES_STR (conn->client_id);
         }
-      if (server_keep_alive)
+      if (rest->server_keep_alive)
         {
           ap->present |= MQTT_PROP_BIT (MQTT_PROP_SERVER_KEEP_ALIVE);
           ap->server_keep_alive = keep_alive;
         }
-      if (expiry_capped)
+      if (rest->expiry_capped)
         {
           ap->present |= MQTT_PROP_BIT (MQTT_PROP_SESSION_EXPIRY_INTERVAL);
           ap->session_expiry_interval = expiry;
         }
-      if (response_info)
+      if (rest->response_info)
         {
           response = g_strconcat ("$response/", conn->client_id, NULL);
           ap->present |= MQTT_PROP_BIT (MQTT_PROP_RESPONSE_INFORMATION);
@@ -662,7 +792,7 @@ handle_connect (StConn *conn, const uint8_t *buf, size_t len, size_t header_len)
 
   g_info ("client %s connected from %s (v%s, %s, keep alive %u)", conn->client_id,
           conn->info.peer_str, v == MQTT_V5 ? "5" : v == MQTT_V311 ? "3.1.1" : "3.1",
-          c->clean_start ? "clean start" : "resume", keep_alive);
+          rest->clean_start ? "clean start" : "resume", keep_alive);
 
   /* Unacknowledged messages of a resumed session go first, in order. */
   send_collected (conn);

@@ -73,6 +73,10 @@ struct _StConn {
   bool         hook_waiting;   /* the broker's backlog is (in the queue's waiting list) */
   /* Loop thread: input is not read until the hook has caught up. */
   bool         input_paused;
+  /* A CONNECT waiting for the session's old connection (st-conn.c,
+   * takeover): its session phase, and whether it waited already. */
+  struct _ConnectRest *waiting_connect;
+  bool         takeover_waited;
 
   StBuf        out;            /* encode scratch */
   GArray      *sends;          /* pump scratch: what to send once unlocked */

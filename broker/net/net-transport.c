@@ -945,6 +945,13 @@ st_transport_set_reading (StTransport *t, bool reading)
     }
 }
 
+void
+st_transport_read_now (StTransport *t)
+{
+  if (t->state == NET_T_OPEN && wants_input (t))
+    net_transport_read (t);
+}
+
 StLoop *
 st_transport_get_loop (StTransport *t)
 {

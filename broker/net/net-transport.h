@@ -64,6 +64,11 @@ void   st_transport_close      (StTransport *t);
 /* Stop or resume reading input (flow control). */
 void   st_transport_set_reading (StTransport *t, bool reading);
 
+/* On the transport's loop, outside its reads (an invoke): reads what has
+ * arrived and hands it to the connection now, not at the next epoll
+ * event. Does nothing when the connection does not read (flow control). */
+void   st_transport_read_now   (StTransport *t);
+
 StLoop *st_transport_get_loop  (StTransport *t);
 
 /* ---- Loops ------------------------------------------------------------ */
