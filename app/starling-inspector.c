@@ -1395,6 +1395,8 @@ starling_inspector_init (StarlingInspector *self)
   g_signal_connect_swapped (self->log_selection, "notify::selected-item", G_CALLBACK (on_log_selected), self);
   starling_log_view_set_model (self->log_view, GTK_SELECTION_MODEL (self->log_selection));
   starling_log_view_set_follow_bottom (self->log_view, !newest_first);
+  if (self->settings && g_settings_schema_has_key (schema, "inspector-topic-width"))
+    g_settings_bind (self->settings, "inspector-topic-width", self->log_view, "topic-width", G_SETTINGS_BIND_DEFAULT);
 
   self->chart = g_object_new (STARLING_TYPE_INSPECTOR_CHART, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->chart), FALSE);

@@ -223,6 +223,7 @@ struct _StarlingLogView
 enum {
   PROP_0,
   PROP_MODEL,
+  PROP_TOPIC_WIDTH,
   PROP_HADJUSTMENT,
   PROP_VADJUSTMENT,
   PROP_HSCROLL_POLICY,
@@ -684,14 +685,24 @@ on_topic_edge (StarlingLogView *self, double x, double y)
   return y >= 0 && y < self->header_height && topic_edge (self, &edge, &width) && fabs (x - edge) <= EDGE_SLOP;
 }
 
+/* notify: at the end of a drag, not at each step of it (a setting may be
+ * bound to the property). */
 static void
-set_topic_width (StarlingLogView *self, int width)
+set_topic_width (StarlingLogView *self, int width, gboolean notify)
 {
-  self->topic_w = width;
-  /* The rows keep their size: each must lay its cells out again. */
-  gtk_widget_queue_allocate (self->header);
-  for (guint i = 0; i < self->rows->len; i++)
-    gtk_widget_queue_allocate (g_ptr_array_index (self->rows, i));
+  width = MAX (width, -1);
+  if (width >= 0)
+    width = MAX (width, FLEX_MIN);
+  if (self->topic_w != width)
+    {
+      self->topic_w = width;
+      /* The rows keep their size: each must lay its cells out again. */
+      gtk_widget_queue_allocate (self->header);
+      for (guint i = 0; i < self->rows->len; i++)
+        gtk_widget_queue_allocate (g_ptr_array_index (self->rows, i));
+    }
+  if (notify)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOPIC_WIDTH]);
 }
 
 static void
@@ -726,13 +737,15 @@ static void
 on_drag_update (GtkGestureDrag *drag, double dx, double dy, StarlingLogView *self)
 {
   if (self->drag_start_w >= 0)
-    set_topic_width (self, MAX (self->drag_start_w + (int) dx, FLEX_MIN));
+    set_topic_width (self, self->drag_start_w + (int) dx, FALSE);
 }
 
 static void
 on_drag_end (GtkGestureDrag *drag, double dx, double dy, StarlingLogView *self)
 {
-  on_drag_update (drag, dx, dy, self);
+  if (self->drag_start_w < 0)
+    return;
+  set_topic_width (self, self->drag_start_w + (int) dx, TRUE);
   self->drag_start_w = -1;
 }
 
@@ -741,7 +754,7 @@ static void
 on_header_pressed (GtkGestureClick *click, int n_press, double x, double y, StarlingLogView *self)
 {
   if (n_press == 2 && on_topic_edge (self, x, y))
-    set_topic_width (self, -1);
+    set_topic_width (self, -1, TRUE);
 }
 
 static void
@@ -788,6 +801,9 @@ starling_log_view_get_property (GObject *object, guint prop_id, GValue *value, G
     case PROP_MODEL:
       g_value_set_object (value, self->model);
       break;
+    case PROP_TOPIC_WIDTH:
+      g_value_set_int (value, self->topic_w);
+      break;
     case PROP_HADJUSTMENT:
       g_value_set_object (value, self->hadjustment);
       break;
@@ -814,6 +830,10 @@ starling_log_view_set_property (GObject *object, guint prop_id, const GValue *va
     {
     case PROP_MODEL:
       starling_log_view_set_model (self, g_value_get_object (value));
+      break;
+    case PROP_TOPIC_WIDTH:
+      if (g_value_get_int (value) != self->topic_w)
+        set_topic_width (self, g_value_get_int (value), TRUE);
       break;
     case PROP_HADJUSTMENT:
       set_adjustment (self, &self->hadjustment, g_value_get_object (value));
@@ -885,6 +905,15 @@ starling_log_view_class_init (StarlingLogViewClass *klass)
   properties[PROP_MODEL] =
     g_param_spec_object ("model", NULL, NULL, GTK_TYPE_SELECTION_MODEL,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * StarlingLogView:topic-width:
+   *
+   * The Topic column's width in pixels, as last dragged; -1 gives it its
+   * share of the view's width.  Notified when a drag ends.
+   */
+  properties[PROP_TOPIC_WIDTH] =
+    g_param_spec_int ("topic-width", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
   g_object_class_override_property (object_class, PROP_HADJUSTMENT, "hadjustment");
   g_object_class_override_property (object_class, PROP_VADJUSTMENT, "vadjustment");

@@ -591,6 +591,52 @@ test_no_display (void)
 
 /* ---- The log view: rows made once, reused as the log moves --------------------------- */
 
+/* The Topic column's width is a setting: what the view says goes there, and
+ * a setting made elsewhere (or before) shows in every inspector. */
+typedef struct {
+  GObject    *object;
+  const char *property;
+  int         value;
+} IntIs;
+
+static gboolean
+int_is (gpointer data)
+{
+  IntIs *want = data;
+  int value = 0;
+
+  g_object_get (want->object, want->property, &value, NULL);
+  return value == want->value;
+}
+
+static StarlingLogView *
+log_view_of (StarlingInspector *inspector)
+{
+  return STARLING_LOG_VIEW (gtk_widget_get_template_child (GTK_WIDGET (inspector), STARLING_TYPE_INSPECTOR,
+                                                           "log_view"));
+}
+
+static void
+test_topic_width_setting (Fixture *f, gconstpointer data)
+{
+  StarlingLogView *view = log_view_of (f->inspector);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.starlingmq.Starling");
+  IntIs want = { G_OBJECT (view), "topic-width", 260 };
+  GtkWidget *other;
+
+  g_settings_set_int (settings, "inspector-topic-width", 260);
+  g_assert_true (app_test_wait (int_is, &want, 5000));
+  g_object_set (view, "topic-width", 300, NULL);
+  g_assert_cmpint (g_settings_get_int (settings, "inspector-topic-width"), ==, 300);
+
+  other = g_object_ref_sink (starling_inspector_new (NULL, "home", "sensors"));
+  want.object = G_OBJECT (log_view_of (STARLING_INSPECTOR (other)));
+  want.value = 300;
+  g_assert_true (app_test_wait (int_is, &want, 5000));
+  g_object_unref (other);
+  g_settings_reset (settings, "inspector-topic-width");
+}
+
 typedef struct {
   StarlingLogView *view;
   const char      *topic;    /* the top row's, or NULL: any */
@@ -673,6 +719,12 @@ static char *
 log_topic (guint i)
 {
   return g_strdup_printf ("log/%u", i);
+}
+
+static void
+count_notify (guint *count)
+{
+  (*count)++;
 }
 
 /* The widget's (first) event controller of that type. */
@@ -900,6 +952,35 @@ test_log_view (void)
     wait_width (title, before);
     wait_width (cell, before);
   }
+  {
+    GtkWidget *header = gtk_widget_get_last_child (GTK_WIDGET (view));
+    GtkWidget *title = gtk_widget_get_next_sibling (gtk_widget_get_first_child (header));
+    int before = gtk_widget_get_width (title), width = 0;
+    GtkEventController *drag = find_controller (GTK_WIDGET (view), GTK_TYPE_GESTURE_DRAG);
+    GtkBorder border;
+    graphene_rect_t bounds;
+    guint notified = 0;
+    gulong id = g_signal_connect_swapped (view, "notify::topic-width", G_CALLBACK (count_notify), &notified);
+
+    /* The width is the topic-width property, told once a drag ends. */
+    g_assert_true (gtk_scrollable_get_border (GTK_SCROLLABLE (view), &border));
+    g_assert_true (gtk_widget_compute_bounds (title, GTK_WIDGET (view), &bounds));
+    g_object_get (view, "topic-width", &width, NULL);
+    g_assert_cmpint (width, ==, -1);
+    g_signal_emit_by_name (drag, "drag-begin", bounds.origin.x + bounds.size.width + 6, border.top / 2.0);
+    g_signal_emit_by_name (drag, "drag-update", 20.0, 0.0);
+    g_signal_emit_by_name (drag, "drag-update", 30.0, 0.0);
+    g_assert_cmpuint (notified, ==, 0);
+    g_signal_emit_by_name (drag, "drag-end", 30.0, 0.0);
+    g_assert_cmpuint (notified, ==, 1);
+    g_object_get (view, "topic-width", &width, NULL);
+    g_assert_cmpint (width, ==, before + 30);
+    g_object_set (view, "topic-width", 150, NULL);
+    wait_width (title, 150);
+    g_object_set (view, "topic-width", -1, NULL);
+    wait_width (title, before);
+    g_signal_handler_disconnect (view, id);
+  }
 
   /* Newest last, from empty: the view follows the bottom as messages come. */
   starling_message_log_clear (log);
@@ -982,6 +1063,8 @@ main (int argc, char **argv)
       g_test_add ("/inspector/ui/filters", Fixture, NULL, fixture_setup, test_filters, fixture_teardown);
       g_test_add ("/inspector/ui/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
       g_test_add_func ("/inspector/ui/log-view", test_log_view);
+      g_test_add ("/inspector/ui/topic-width-setting", Fixture, NULL, fixture_setup, test_topic_width_setting,
+                  fixture_teardown);
     }
   else
     g_test_add_func ("/inspector/ui", test_no_display);
