@@ -278,16 +278,24 @@ ensure_fixed_widths (StarlingLogView *self)
   self->fixed_valid = TRUE;
 }
 
+/* A row's width but for the two flexible columns: the fixed ones, the
+ * spacing and the padding. */
+static int
+fixed_part (StarlingLogView *self)
+{
+  int fixed = COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1) + 2 * ROW_PADDING_X;
+
+  ensure_fixed_widths (self);
+  for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
+    fixed += self->fixed_w[i];
+  return fixed;
+}
+
 static void
 compute_columns (StarlingLogView *self, int width, int *x, int *w)
 {
-  int fixed = 0, flex, topic, pos = ROW_PADDING_X;
+  int flex = MAX (width - fixed_part (self), 2 * FLEX_MIN), topic, pos = ROW_PADDING_X;
 
-  ensure_fixed_widths (self);
-  width -= 2 * ROW_PADDING_X;
-  for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
-    fixed += self->fixed_w[i];
-  flex = MAX (width - fixed - COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1), 2 * FLEX_MIN);
   if (self->topic_w >= 0)
     topic = CLAMP (self->topic_w, FLEX_MIN, flex - FLEX_MIN);
   else
@@ -537,12 +545,7 @@ starling_log_view_measure (GtkWidget      *widget,
 
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
     {
-      int fixed = 0;
-
-      ensure_fixed_widths (self);
-      for (guint i = 0; i < STARLING_LOG_N_COLUMNS; i++)
-        fixed += self->fixed_w[i];
-      *minimum = fixed + COLUMN_SPACING * (STARLING_LOG_N_COLUMNS - 1) + 2 * FLEX_MIN + 2 * ROW_PADDING_X;
+      *minimum = fixed_part (self) + 2 * FLEX_MIN;
       *natural = *minimum + TOPIC_MAX;
     }
   else
